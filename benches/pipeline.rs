@@ -1,0 +1,49 @@
+//! Criterion benches of the detector stages on a seeded synthetic world (no network).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use crossleak::index::{CandidateIndex, TfIdf};
+use crossleak::pipeline::{Detector, DetectorParams};
+use crossleak::synth::{generate, SynthParams};
+use crossleak::text::Normalizer;
+use crossleak::InputPaths;
+
+fn bench(c: &mut Criterion) {
+    let world = generate(&SynthParams::default()).expect("synthetic world");
+    let dir = std::env::temp_dir().join(format!("crossleak-bench-{}", std::process::id()));
+    world.write(&dir).expect("write world");
+    let paths = InputPaths {
+        sales: dir.join("sales.parquet"),
+        products: dir.join("products.csv"),
+        catalog: dir.join("catalog.csv"),
+    };
+
+    let home: Vec<String> = world.products.iter().map(|p| p.title.clone()).collect();
+    let foreign: Vec<String> = world.listings.iter().map(|l| l.title.clone()).collect();
+    let model = TfIdf::fit(&home, Normalizer::default(), 3);
+    let docs = model.analyze_all(&home);
+    let queries = model.analyze_all(&foreign);
+    let index = CandidateIndex::build(&model, &docs);
+
+    c.bench_function("tfidf_fit_and_index", |b| {
+        b.iter(|| {
+            let m = TfIdf::fit(&home, Normalizer::default(), 3);
+            CandidateIndex::build(&m, &m.analyze_all(&home))
+        })
+    });
+    c.bench_function("top10_search", |b| b.iter(|| index.search(&queries, 10)));
+    let detector = Detector::new(DetectorParams::default()).expect("params");
+    let mut group = c.benchmark_group("end_to_end");
+    group.sample_size(10);
+    group.bench_function("detect_bundled_scale", |b| {
+        b.iter(|| {
+            detector
+                .run_files(&paths, &Default::default())
+                .expect("run")
+        })
+    });
+    group.finish();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

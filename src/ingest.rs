@@ -1,0 +1,1029 @@
+//! Ingest: lazy polars scans of CSV or Parquet, column mapping, validation, rejected rows and the
+//! ingest report.
+//!
+//! Every row read is either accepted into a typed table or recorded as a [`RejectedRow`] with
+//! its 1-based data row number (header excluded) and the reason, so that for every table
+//! `rows_read == accepted + rejected`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::{
+    col, DataFrame, DataType, Expr, LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath,
+    PolarsError, ScanArgsParquet, ScanSources,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Date, Error, Result};
+
+/// Which input table a file plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// Home-market sales, long form.
+    Sales,
+    /// Home-market product catalog.
+    Products,
+    /// Foreign or cross-border listings.
+    Catalog,
+}
+
+impl TableKind {
+    /// The table's name as used in messages and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Sales => "sales",
+            TableKind::Products => "products",
+            TableKind::Catalog => "catalog",
+        }
+    }
+
+    /// Logical columns this table must have.
+    pub fn required(self) -> &'static [&'static str] {
+        match self {
+            TableKind::Sales => &["product_id", "date", "units"],
+            TableKind::Products => &["product_id", "title"],
+            TableKind::Catalog => &["listing_id", "title", "listed_at"],
+        }
+    }
+
+    /// Logical columns this table may have.
+    pub fn optional(self) -> &'static [&'static str] {
+        match self {
+            TableKind::Sales => &["revenue", "price"],
+            TableKind::Products => &[
+                "description",
+                "category",
+                "brand",
+                "price",
+                "currency",
+                "seller_id",
+                "image_phash",
+                "listed_at",
+            ],
+            TableKind::Catalog => &[
+                "description",
+                "category",
+                "brand",
+                "price",
+                "currency",
+                "seller_id",
+                "origin_country",
+                "image_phash",
+            ],
+        }
+    }
+}
+
+/// Renames for one table: logical column name (as in the data contract) -> column in the file.
+/// Columns not named here are looked up under their logical name.
+pub type ColumnMap = BTreeMap<String, String>;
+
+/// Column renames for the three tables, as read from the `[columns]` part of a config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColumnsConfig {
+    /// Renames for the sales table.
+    pub sales: ColumnMap,
+    /// Renames for the home products table.
+    pub products: ColumnMap,
+    /// Renames for the foreign catalog table.
+    pub catalog: ColumnMap,
+}
+
+/// Home-market sales in long form, one accepted row per entry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SalesPanel {
+    /// Product id of each row.
+    pub product_id: Vec<String>,
+    /// Date of each row.
+    pub date: Vec<Date>,
+    /// Units sold (finite, >= 0).
+    pub units: Vec<f64>,
+    /// Revenue, when the column exists.
+    pub revenue: Vec<Option<f64>>,
+    /// 1-based data row number in the source file.
+    pub source_row: Vec<usize>,
+}
+
+/// A product catalog: the home products or the foreign listings (same shape, different roles).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Catalog {
+    /// Which table this is.
+    pub kind: TableKind,
+    /// `product_id` (home) or `listing_id` (foreign); unique, non-empty.
+    pub id: Vec<String>,
+    /// Title, non-empty.
+    pub title: Vec<String>,
+    /// Optional description.
+    pub description: Vec<Option<String>>,
+    /// Optional category.
+    pub category: Vec<Option<String>>,
+    /// Optional brand.
+    pub brand: Vec<Option<String>>,
+    /// Optional price (finite, >= 0).
+    pub price: Vec<Option<f64>>,
+    /// Optional currency code.
+    pub currency: Vec<Option<String>>,
+    /// Optional seller id.
+    pub seller_id: Vec<Option<String>>,
+    /// Optional origin country (foreign listings).
+    pub origin_country: Vec<Option<String>>,
+    /// Optional 64-bit perceptual image hash.
+    pub image_phash: Vec<Option<u64>>,
+    /// Date first listed (required for foreign listings, optional for home products).
+    pub listed_at: Vec<Option<Date>>,
+    /// 1-based data row number in the source file.
+    pub source_row: Vec<usize>,
+}
+
+impl Catalog {
+    /// An empty catalog of the given kind.
+    pub fn new(kind: TableKind) -> Self {
+        Catalog {
+            kind,
+            id: Vec::new(),
+            title: Vec::new(),
+            description: Vec::new(),
+            category: Vec::new(),
+            brand: Vec::new(),
+            price: Vec::new(),
+            currency: Vec::new(),
+            seller_id: Vec::new(),
+            origin_country: Vec::new(),
+            image_phash: Vec::new(),
+            listed_at: Vec::new(),
+            source_row: Vec::new(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    /// True when the catalog has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+}
+
+/// One input row that broke the data contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// Table name.
+    pub table: String,
+    /// 1-based data row number (header excluded).
+    pub row: usize,
+    /// Logical column at fault.
+    pub column: String,
+    /// Why the row was rejected.
+    pub reason: String,
+}
+
+/// Row accounting for one input table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableReport {
+    /// Table name.
+    pub table: String,
+    /// Source file.
+    pub path: PathBuf,
+    /// Data rows read.
+    pub rows_read: usize,
+    /// Rows accepted.
+    pub accepted: usize,
+    /// Rows rejected (listed in [`IngestReport::rejected`]).
+    pub rejected: usize,
+}
+
+/// Accounting for every table read, plus every rejected row.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// One entry per table read.
+    pub tables: Vec<TableReport>,
+    /// Every rejected row of every table.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// The three validated inputs of a detection run.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// Home sales (only rows whose product exists in `products`).
+    pub sales: SalesPanel,
+    /// Home product catalog.
+    pub products: Catalog,
+    /// Foreign listings.
+    pub catalog: Catalog,
+    /// Row accounting.
+    pub report: IngestReport,
+}
+
+/// Paths of the three input files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPaths {
+    /// Sales file (CSV or Parquet).
+    pub sales: PathBuf,
+    /// Home products file.
+    pub products: PathBuf,
+    /// Foreign catalog file.
+    pub catalog: PathBuf,
+}
+
+impl Inputs {
+    /// Reads and validates the three tables.
+    ///
+    /// The column maps are checked first (an unknown logical name is an [`Error::Config`]), then
+    /// the sales, products and catalog files are read in that order, and finally every sales row
+    /// whose `product_id` is not among the accepted products is rejected. The report lists the
+    /// tables in the order sales, products, catalog.
+    pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<Inputs> {
+        validate_column_map(TableKind::Sales, &columns.sales)?;
+        validate_column_map(TableKind::Products, &columns.products)?;
+        validate_column_map(TableKind::Catalog, &columns.catalog)?;
+
+        let mut sales_report = IngestReport::default();
+        let sales = read_sales(&paths.sales, &columns.sales, &mut sales_report)?;
+        let mut products_report = IngestReport::default();
+        let products = read_catalog(
+            &paths.products,
+            TableKind::Products,
+            &columns.products,
+            &mut products_report,
+        )?;
+        let mut catalog_report = IngestReport::default();
+        let catalog = read_catalog(
+            &paths.catalog,
+            TableKind::Catalog,
+            &columns.catalog,
+            &mut catalog_report,
+        )?;
+
+        let sales = drop_unknown_products(sales, &products, &mut sales_report);
+
+        let mut report = IngestReport::default();
+        for part in [sales_report, products_report, catalog_report] {
+            report.tables.extend(part.tables);
+            report.rejected.extend(part.rejected);
+        }
+        Ok(Inputs {
+            sales,
+            products,
+            catalog,
+            report,
+        })
+    }
+}
+
+/// Reads the sales table.
+///
+/// Required logical columns: `product_id`, `date`, `units`; optional: `revenue` (and `price`,
+/// which is not used). Rows with an empty product id, a date that is not `YYYY-MM-DD`, or
+/// units/revenue that are negative, not finite or not numbers are rejected. Several rows for the
+/// same product and date are all kept. One [`TableReport`] is appended to `report`.
+pub fn read_sales(
+    path: &Path,
+    columns: &ColumnMap,
+    report: &mut IngestReport,
+) -> Result<SalesPanel> {
+    let kind = TableKind::Sales;
+    let table = read_table(path, kind, columns)?;
+    let mut panel = SalesPanel::default();
+    let mut rejected = Vec::new();
+    for i in 0..table.height {
+        let parsed = (|| -> Result<_, Fault> {
+            let product_id = required_text(&table, "product_id", i)?;
+            let date = required_date(&table, "date", i)?;
+            let units = required_number(&table, "units", i)?;
+            let revenue = number(&table, "revenue", i)?;
+            Ok((product_id, date, units, revenue))
+        })();
+        match parsed {
+            Ok((product_id, date, units, revenue)) => {
+                panel.product_id.push(product_id);
+                panel.date.push(date);
+                panel.units.push(units);
+                panel.revenue.push(revenue);
+                panel.source_row.push(i + 1);
+            }
+            Err(fault) => rejected.push(reject(kind, i + 1, fault)),
+        }
+    }
+    record(report, kind, path, table.height, rejected);
+    Ok(panel)
+}
+
+/// Reads a catalog table (`kind` is [`TableKind::Products`] or [`TableKind::Catalog`]).
+///
+/// The id column is `product_id` for products and `listing_id` for the foreign catalog; ids and
+/// titles must be non-empty and ids unique (the first accepted row wins, later ones are rejected
+/// naming it). `price` must be a non-negative number, `image_phash` exactly 16 hex digits and
+/// `listed_at` a `YYYY-MM-DD` date (required for the foreign catalog). One [`TableReport`] is
+/// appended to `report`.
+pub fn read_catalog(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMap,
+    report: &mut IngestReport,
+) -> Result<Catalog> {
+    let id_col = match kind {
+        TableKind::Products => "product_id",
+        TableKind::Catalog => "listing_id",
+        TableKind::Sales => {
+            return Err(Error::Config(
+                "read_catalog reads the products or catalog table, not sales".into(),
+            ))
+        }
+    };
+    let foreign = kind == TableKind::Catalog;
+    let table = read_table(path, kind, columns)?;
+    let mut out = Catalog::new(kind);
+    let mut first_row: HashMap<String, usize> = HashMap::new();
+    let mut rejected = Vec::new();
+    for i in 0..table.height {
+        let row = i + 1;
+        let parsed = (|| -> Result<_, Fault> {
+            let id = required_text(&table, id_col, i)?;
+            let title = required_text(&table, "title", i)?;
+            let price = number(&table, "price", i)?;
+            let image_phash = phash(&table, "image_phash", i)?;
+            let listed_at = if foreign {
+                Some(required_date(&table, "listed_at", i)?)
+            } else {
+                date(&table, "listed_at", i)?
+            };
+            if let Some(first) = first_row.get(&id) {
+                return Err((
+                    id_col,
+                    format!(
+                        "duplicate {id_col} '{}' (first seen in row {first})",
+                        clip(&id)
+                    ),
+                ));
+            }
+            Ok((id, title, price, image_phash, listed_at))
+        })();
+        match parsed {
+            Ok((id, title, price, image_phash, listed_at)) => {
+                first_row.insert(id.clone(), row);
+                out.id.push(id);
+                out.title.push(title);
+                out.description.push(text(&table, "description", i));
+                out.category.push(text(&table, "category", i));
+                out.brand.push(text(&table, "brand", i));
+                out.price.push(price);
+                out.currency.push(text(&table, "currency", i));
+                out.seller_id.push(text(&table, "seller_id", i));
+                out.origin_country.push(text(&table, "origin_country", i));
+                out.image_phash.push(image_phash);
+                out.listed_at.push(listed_at);
+                out.source_row.push(row);
+            }
+            Err(fault) => rejected.push(reject(kind, row, fault)),
+        }
+    }
+    record(report, kind, path, table.height, rejected);
+    Ok(out)
+}
+
+/// Checks a column map: every key must be a logical column of `kind` and every value a
+/// non-empty file column name; otherwise an [`Error::Config`] naming the key and the valid names.
+pub fn validate_column_map(kind: TableKind, columns: &ColumnMap) -> Result<()> {
+    for (key, value) in columns {
+        let known =
+            kind.required().contains(&key.as_str()) || kind.optional().contains(&key.as_str());
+        if !known {
+            let valid: Vec<&str> = kind
+                .required()
+                .iter()
+                .chain(kind.optional())
+                .copied()
+                .collect();
+            return Err(Error::Config(format!(
+                "columns.{}: unknown logical column `{key}`; valid names are: {}",
+                kind.name(),
+                valid.join(", ")
+            )));
+        }
+        if value.trim().is_empty() {
+            return Err(Error::Config(format!(
+                "columns.{}.{key}: the file column name is empty",
+                kind.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects the sales rows whose product is not among `products`, updating the sales accounting.
+fn drop_unknown_products(
+    sales: SalesPanel,
+    products: &Catalog,
+    report: &mut IngestReport,
+) -> SalesPanel {
+    let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
+    let SalesPanel {
+        product_id,
+        date,
+        units,
+        revenue,
+        source_row,
+    } = sales;
+    let mut kept = SalesPanel::default();
+    let mut dropped = Vec::new();
+    let rows = product_id
+        .into_iter()
+        .zip(date)
+        .zip(units)
+        .zip(revenue)
+        .zip(source_row);
+    for ((((pid, date), units), revenue), row) in rows {
+        if known.contains(pid.as_str()) {
+            kept.product_id.push(pid);
+            kept.date.push(date);
+            kept.units.push(units);
+            kept.revenue.push(revenue);
+            kept.source_row.push(row);
+        } else {
+            let reason = format!("product_id '{}' not in products", clip(&pid));
+            dropped.push(reject(TableKind::Sales, row, ("product_id", reason)));
+        }
+    }
+    if let Some(t) = report
+        .tables
+        .iter_mut()
+        .rev()
+        .find(|t| t.table == TableKind::Sales.name())
+    {
+        t.accepted -= dropped.len();
+        t.rejected += dropped.len();
+    }
+    report.rejected.extend(dropped);
+    // Keep the sales rejections in file order (a stable sort leaves other tables' order alone).
+    report
+        .rejected
+        .sort_by_key(|r| (r.table != TableKind::Sales.name(), r.row));
+    kept
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a file into typed columns.
+
+/// How a logical column is typed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Date,
+    Number,
+    Hash,
+}
+
+fn kind_of(logical: &str) -> Kind {
+    match logical {
+        "date" | "listed_at" => Kind::Date,
+        "units" | "revenue" | "price" => Kind::Number,
+        "image_phash" => Kind::Hash,
+        _ => Kind::Text,
+    }
+}
+
+impl Kind {
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Text => "string or integer",
+            Kind::Date => "date or YYYY-MM-DD string",
+            Kind::Number => "number or numeric string",
+            Kind::Hash => "16-hex-digit string or integer",
+        }
+    }
+}
+
+/// File formats, chosen by extension.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    Csv,
+    CsvGz,
+    Parquet,
+}
+
+fn format_of(table: &str, path: &Path) -> Result<Format> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if name.ends_with(".csv") {
+        Ok(Format::Csv)
+    } else if name.ends_with(".csv.gz") {
+        Ok(Format::CsvGz)
+    } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Ok(Format::Parquet)
+    } else {
+        Err(unreadable(
+            table,
+            path,
+            "unsupported file format (expected .csv, .csv.gz, .parquet or .pq)",
+        ))
+    }
+}
+
+/// One column's values after reading (types normalised by the scan).
+enum ColData {
+    Str(Vec<Option<String>>),
+    Num(Vec<Option<f64>>),
+    Day(Vec<Option<i32>>),
+    Int(Vec<Option<u64>>),
+}
+
+/// One value, blank strings counting as missing.
+enum Cell<'a> {
+    Missing,
+    Str(&'a str),
+    Num(f64),
+    Day(i32),
+    Int(u64),
+}
+
+impl ColData {
+    fn get(&self, i: usize) -> Cell<'_> {
+        let cell = match self {
+            ColData::Str(v) => v
+                .get(i)
+                .and_then(|o| o.as_deref())
+                .map(|s| s.trim())
+                .map(Cell::Str),
+            ColData::Num(v) => v.get(i).copied().flatten().map(Cell::Num),
+            ColData::Day(v) => v.get(i).copied().flatten().map(Cell::Day),
+            ColData::Int(v) => v.get(i).copied().flatten().map(Cell::Int),
+        };
+        match cell {
+            Some(Cell::Str(s)) if s.is_empty() => Cell::Missing,
+            Some(c) => c,
+            None => Cell::Missing,
+        }
+    }
+}
+
+/// The mapped columns of one file, under their logical names.
+struct Table {
+    height: usize,
+    cols: HashMap<&'static str, ColData>,
+}
+
+impl Table {
+    fn cell(&self, logical: &str, i: usize) -> Cell<'_> {
+        self.cols.get(logical).map_or(Cell::Missing, |c| c.get(i))
+    }
+}
+
+fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table> {
+    validate_column_map(kind, columns)?;
+    let table = kind.name();
+    let len = check_file(table, path)?;
+    let format = format_of(table, path)?;
+    if len == 0 {
+        return Err(empty(table, path));
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        scan_and_collect(path, kind, columns, format)
+    }));
+    let (df, used) = match outcome {
+        Ok(result) => result?,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".into());
+            return Err(unreadable(
+                table,
+                path,
+                format!("the reader failed: {what}"),
+            ));
+        }
+    };
+    let mut cols = HashMap::new();
+    for logical in used {
+        cols.insert(logical, extract(&df, table, logical)?);
+    }
+    Ok(Table {
+        height: df.height(),
+        cols,
+    })
+}
+
+/// Scans the file lazily, checks the mapped columns against the schema, selects them under their
+/// logical names with normalised types, and collects.
+fn scan_and_collect(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMap,
+    format: Format,
+) -> Result<(DataFrame, Vec<&'static str>)> {
+    let table = kind.name();
+    let mut lf = open_scan(table, path, format)?;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| polars_failure(table, path, e))?;
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let mut exprs: Vec<Expr> = Vec::new();
+    let mut used = Vec::new();
+    let logicals = kind
+        .required()
+        .iter()
+        .map(|c| (*c, true))
+        .chain(kind.optional().iter().map(|c| (*c, false)));
+    for (logical, required) in logicals {
+        let explicit = columns.get(logical);
+        let wanted = explicit.map_or(logical, |s| s.as_str());
+        let Some(actual) = find_column(&names, wanted) else {
+            if required || explicit.is_some() {
+                return Err(Error::MissingColumn {
+                    table: table.into(),
+                    column: wanted.into(),
+                    available: names.iter().map(|n| clean_name(n).to_string()).collect(),
+                });
+            }
+            continue;
+        };
+        let dtype = schema.get(actual).cloned().unwrap_or(DataType::Null);
+        let c = col(actual);
+        let lk = kind_of(logical);
+        let expr = match (lk, &dtype) {
+            (_, DataType::String) => c,
+            (_, DataType::Null) => c.cast(DataType::String),
+            (Kind::Text, d) if d.is_integer() => c.cast(DataType::String),
+            (Kind::Date, DataType::Date) => c.cast(DataType::Int32),
+            (Kind::Number, d) if d.is_primitive_numeric() => c.cast(DataType::Float64),
+            (Kind::Hash, d) if d.is_unsigned_integer() => c.cast(DataType::UInt64),
+            (Kind::Hash, d) if d.is_signed_integer() => c.cast(DataType::Int64),
+            (_, d) => {
+                return Err(Error::WrongType {
+                    table: table.into(),
+                    column: clean_name(actual).into(),
+                    found: d.to_string(),
+                    expected: lk.expected().into(),
+                })
+            }
+        };
+        exprs.push(expr.alias(logical));
+        used.push(logical);
+    }
+    let df = lf
+        .select(exprs)
+        .collect()
+        .map_err(|e| polars_failure(table, path, e))?;
+    if df.height() == 0 {
+        return Err(empty(table, path));
+    }
+    Ok((df, used))
+}
+
+fn open_scan(table: &str, path: &Path, format: Format) -> Result<LazyFrame> {
+    match format {
+        Format::Parquet => {
+            let args = ScanArgsParquet {
+                glob: false,
+                ..Default::default()
+            };
+            LazyFrame::scan_parquet(pl_path(table, path)?, args)
+                .map_err(|e| polars_failure(table, path, e))
+        }
+        Format::CsvGz => csv_from_bytes(table, path, gunzip(table, path)?),
+        Format::Csv => {
+            let mut magic = [0u8; 4];
+            let n = std::fs::File::open(path)
+                .and_then(|f| f.take(4).read(&mut magic))
+                .map_err(|e| unreadable(table, path, e.to_string()))?;
+            match compression_of(&magic[..n]) {
+                Some("gzip") => csv_from_bytes(table, path, gunzip(table, path)?),
+                Some(other) => Err(unreadable(
+                    table,
+                    path,
+                    format!("the file looks {other}-compressed, which is not supported; decompress it first"),
+                )),
+                None => csv_options(LazyCsvReader::new(pl_path(table, path)?))
+                    .finish()
+                    .map_err(|e| polars_failure(table, path, e)),
+            }
+        }
+    }
+}
+
+fn csv_options(reader: LazyCsvReader) -> LazyCsvReader {
+    reader
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_glob(false)
+        .with_missing_is_null(true)
+}
+
+fn csv_from_bytes(table: &str, path: &Path, bytes: Vec<u8>) -> Result<LazyFrame> {
+    if bytes.is_empty() {
+        return Err(empty(table, path));
+    }
+    if let Some(other) = compression_of(&bytes) {
+        return Err(unreadable(
+            table,
+            path,
+            format!("the decompressed data looks {other}-compressed again, which is not supported"),
+        ));
+    }
+    let sources = ScanSources::Buffers(Arc::from([bytes.into()]));
+    csv_options(LazyCsvReader::new_with_sources(sources))
+        .finish()
+        .map_err(|e| polars_failure(table, path, e))
+}
+
+fn gunzip(table: &str, path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+        .read_to_end(&mut out)
+        .map_err(|e| unreadable(table, path, format!("invalid gzip data: {e}")))?;
+    Ok(out)
+}
+
+/// The compression polars would detect from the first bytes (it only decodes them with a
+/// feature this crate does not enable).
+fn compression_of(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0x1f, 0x8b, _, _, ..] => Some("gzip"),
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, _, _, ..] => Some("zlib"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some("zstd"),
+        _ => None,
+    }
+}
+
+fn pl_path(table: &str, path: &Path) -> Result<PlRefPath> {
+    PlRefPath::try_from_path(path)
+        .map_err(|e| unreadable(table, path, format!("unusable path: {e}")))
+}
+
+/// Checks that `path` is a readable regular file; returns its length.
+fn check_file(table: &str, path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::NotFound {
+            "no such file".to_string()
+        } else {
+            e.to_string()
+        };
+        unreadable(table, path, reason)
+    })?;
+    if meta.is_dir() {
+        return Err(unreadable(table, path, "is a directory, not a file"));
+    }
+    if !meta.is_file() {
+        return Err(unreadable(table, path, "not a regular file"));
+    }
+    std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
+    Ok(meta.len())
+}
+
+/// The file column for `wanted`: an exact match, else one equal after removing a byte-order mark
+/// and surrounding spaces (so a BOM or a stray `\r` in the header does not hide a column).
+fn find_column<'a>(names: &'a [String], wanted: &str) -> Option<&'a str> {
+    names
+        .iter()
+        .find(|n| n.as_str() == wanted)
+        .or_else(|| names.iter().find(|n| clean_name(n) == wanted.trim()))
+        .map(String::as_str)
+}
+
+fn clean_name(name: &str) -> &str {
+    name.trim_start_matches('\u{feff}').trim()
+}
+
+fn extract(df: &DataFrame, table: &str, logical: &'static str) -> Result<ColData> {
+    let c = df.column(logical)?;
+    Ok(match c.dtype() {
+        DataType::String => ColData::Str(c.str()?.iter().map(|o| o.map(str::to_owned)).collect()),
+        DataType::Float64 => ColData::Num(c.f64()?.iter().collect()),
+        DataType::Int32 => ColData::Day(c.i32()?.iter().collect()),
+        DataType::UInt64 => ColData::Int(c.u64()?.iter().collect()),
+        // Signed 64-bit hashes keep their bits.
+        DataType::Int64 => ColData::Int(c.i64()?.iter().map(|o| o.map(|v| v as u64)).collect()),
+        other => {
+            return Err(Error::WrongType {
+                table: table.into(),
+                column: logical.into(),
+                found: other.to_string(),
+                expected: kind_of(logical).expected().into(),
+            })
+        }
+    })
+}
+
+fn is_no_data(e: &PolarsError) -> bool {
+    match e {
+        PolarsError::NoData(_) => true,
+        PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => {
+            is_no_data(error)
+        }
+        _ => false,
+    }
+}
+
+/// Turns a polars failure while scanning into an error naming the table and file.
+fn polars_failure(table: &str, path: &Path, e: PolarsError) -> Error {
+    if is_no_data(&e) {
+        return empty(table, path);
+    }
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    let reason = if lower.contains("utf-8") || lower.contains("utf8") {
+        format!("the file is not valid UTF-8 text; re-save it as UTF-8 ({msg})")
+    } else {
+        msg
+    };
+    unreadable(table, path, reason)
+}
+
+fn unreadable(table: &str, path: &Path, reason: impl Into<String>) -> Error {
+    Error::Unreadable {
+        table: table.into(),
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn empty(table: &str, path: &Path) -> Error {
+    Error::EmptyTable {
+        table: table.into(),
+        path: path.to_path_buf(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row validation.
+
+/// Why a row is rejected: the logical column and the reason.
+type Fault = (&'static str, String);
+
+fn reject(kind: TableKind, row: usize, (column, reason): Fault) -> RejectedRow {
+    RejectedRow {
+        table: kind.name().into(),
+        row,
+        column: column.into(),
+        reason,
+    }
+}
+
+fn record(
+    report: &mut IngestReport,
+    kind: TableKind,
+    path: &Path,
+    rows_read: usize,
+    rejected: Vec<RejectedRow>,
+) {
+    report.tables.push(TableReport {
+        table: kind.name().into(),
+        path: path.to_path_buf(),
+        rows_read,
+        accepted: rows_read - rejected.len(),
+        rejected: rejected.len(),
+    });
+    report.rejected.extend(rejected);
+}
+
+/// A value for a message, cut to a readable length.
+fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut}...")
+    }
+}
+
+fn show(cell: &Cell<'_>) -> String {
+    match cell {
+        Cell::Missing => String::new(),
+        Cell::Str(s) => clip(s),
+        Cell::Num(v) => v.to_string(),
+        Cell::Day(d) => Date(*d).to_string(),
+        Cell::Int(v) => v.to_string(),
+    }
+}
+
+/// Optional text, trimmed; `None` when blank.
+fn text(t: &Table, c: &str, i: usize) -> Option<String> {
+    match t.cell(c, i) {
+        Cell::Missing => None,
+        Cell::Str(s) => Some(s.to_string()),
+        other => Some(show(&other)),
+    }
+}
+
+fn required_text(t: &Table, c: &'static str, i: usize) -> Result<String, Fault> {
+    text(t, c, i).ok_or_else(|| (c, format!("{c} is empty")))
+}
+
+fn date(t: &Table, c: &'static str, i: usize) -> Result<Option<Date>, Fault> {
+    match t.cell(c, i) {
+        Cell::Missing => Ok(None),
+        Cell::Day(d) => Ok(Some(Date(d))),
+        Cell::Str(s) => Date::parse(s)
+            .map(Some)
+            .ok_or_else(|| (c, format!("not a YYYY-MM-DD date: '{}'", clip(s)))),
+        other => Err((c, format!("not a YYYY-MM-DD date: '{}'", show(&other)))),
+    }
+}
+
+fn required_date(t: &Table, c: &'static str, i: usize) -> Result<Date, Fault> {
+    date(t, c, i)?.ok_or_else(|| (c, format!("{c} is empty")))
+}
+
+/// Optional non-negative finite number.
+fn number(t: &Table, c: &'static str, i: usize) -> Result<Option<f64>, Fault> {
+    let cell = t.cell(c, i);
+    let value = match cell {
+        Cell::Missing => return Ok(None),
+        Cell::Num(v) => v,
+        Cell::Str(s) => s
+            .parse::<f64>()
+            .map_err(|_| (c, format!("{c} is not a number: '{}'", clip(s))))?,
+        Cell::Int(v) => v as f64,
+        Cell::Day(_) => return Err((c, format!("{c} is not a number: '{}'", show(&cell)))),
+    };
+    if !value.is_finite() {
+        return Err((c, format!("{c} is not finite: '{}'", show(&cell))));
+    }
+    if value < 0.0 {
+        return Err((c, format!("{c} is negative: '{}'", show(&cell))));
+    }
+    // Normalise -0.0.
+    Ok(Some(value + 0.0))
+}
+
+fn required_number(t: &Table, c: &'static str, i: usize) -> Result<f64, Fault> {
+    number(t, c, i)?.ok_or_else(|| (c, format!("{c} is empty")))
+}
+
+/// Parses a 64-bit perceptual hash written as exactly 16 hex digits.
+pub fn parse_phash(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        u64::from_str_radix(s, 16).ok()
+    } else {
+        None
+    }
+}
+
+fn phash(t: &Table, c: &'static str, i: usize) -> Result<Option<u64>, Fault> {
+    match t.cell(c, i) {
+        Cell::Missing => Ok(None),
+        Cell::Int(v) => Ok(Some(v)),
+        Cell::Str(s) => parse_phash(s).map(Some).ok_or_else(|| {
+            (
+                c,
+                format!("{c} must be exactly 16 hex digits: '{}'", clip(s)),
+            )
+        }),
+        other => Err((
+            c,
+            format!("{c} must be exactly 16 hex digits: '{}'", show(&other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phash_needs_sixteen_hex_digits() {
+        assert_eq!(parse_phash("00000000000000ff"), Some(255));
+        assert_eq!(parse_phash(" FFFFFFFFFFFFFFFF "), Some(u64::MAX));
+        assert_eq!(parse_phash("ff"), None);
+        assert_eq!(parse_phash("+000000000000000f"), None);
+        assert_eq!(parse_phash("000000000000000g"), None);
+    }
+
+    #[test]
+    fn format_by_extension() {
+        assert_eq!(format_of("t", Path::new("a/B.CSV")).unwrap(), Format::Csv);
+        assert_eq!(
+            format_of("t", Path::new("b.csv.gz")).unwrap(),
+            Format::CsvGz
+        );
+        assert_eq!(format_of("t", Path::new("c.pq")).unwrap(), Format::Parquet);
+        assert!(matches!(
+            format_of("t", Path::new("d.xlsx")),
+            Err(Error::Unreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn column_lookup_ignores_bom_and_spaces() {
+        let names = vec!["\u{feff}product_id".to_string(), "units\r".to_string()];
+        assert_eq!(
+            find_column(&names, "product_id"),
+            Some("\u{feff}product_id")
+        );
+        assert_eq!(find_column(&names, "units"), Some("units\r"));
+        assert_eq!(find_column(&names, "date"), None);
+    }
+}

@@ -1,0 +1,87 @@
+//! crossleak finds cross-border product-data leakage: home-market products that become
+//! bestsellers and, soon after, appear as copies listed by foreign sellers.
+//!
+//! # Pipeline
+//!
+//! Data flows one way through one module per stage:
+//!
+//! 1. [`ingest`]: lazy polars scans of CSV or Parquet, column mapping, validation; every row is
+//!    accepted or rejected with its row number and reason.
+//! 2. [`text`]: title normalisation for marketplace text (units, model codes, spam words,
+//!    Indonesian-English lexicon).
+//! 3. [`trend`]: bestseller onsets from the sales series ([`BestsellerEvent`]).
+//! 4. [`index`]: TF-IDF of words and character n-grams, parallel top-k cosine candidates.
+//! 5. [`features`]: one `ndarray` row of similarities per candidate pair.
+//! 6. [`matcher`]: match probability, unsupervised by default, `linfa` logistic when labelled
+//!    pairs exist; per-feature explanations.
+//! 7. [`leak`]: lag of each copy after onset, pre-existing copies, seller statistics with
+//!    p-values and Benjamini-Hochberg q-values.
+//! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers.
+//!
+//! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
+//! and [`eval`] scores results against it.
+//!
+//! ```
+//! # fn main() -> crossleak::Result<()> {
+//! use crossleak::pipeline::{Detector, DetectorParams};
+//! use crossleak::synth::{generate, SynthParams};
+//! use crossleak::InputPaths;
+//!
+//! // A small synthetic world with followers, written to a scratch folder.
+//! let dir = std::env::temp_dir().join(format!("crossleak-doc-{}", std::process::id()));
+//! let world = generate(&SynthParams { products: 300, ..SynthParams::default() })?;
+//! world.write(&dir)?;
+//! let paths = InputPaths {
+//!     sales: dir.join("sales.parquet"),
+//!     products: dir.join("products.csv"),
+//!     catalog: dir.join("catalog.csv"),
+//! };
+//! let report = Detector::new(DetectorParams::default())?.run_files(&paths, &Default::default())?;
+//! assert!(report.summary.bestsellers > 0);
+//! assert!(!report.alerts.is_empty());
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Performance
+//!
+//! Candidate search, feature scoring and prediction run in parallel on a rayon pool sized by
+//! [`pipeline::DetectorParams::threads`]. Memory is dominated by the daily demand grid
+//! (4 bytes per product-day) and the inverted index of the home catalog.
+//!
+//! # Limitations
+//!
+//! - The whole foreign catalog is held in memory; chunked streaming is not yet in place.
+//! - The unsupervised matcher assumes the candidate pairs contain some true copies; on a
+//!   catalog with no copies at all its "match" class is the most similar pairs.
+//! - Chinese titles are split into single characters only.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod date;
+pub mod error;
+pub mod eval;
+pub mod features;
+pub mod index;
+pub mod ingest;
+pub mod leak;
+pub mod matcher;
+pub mod pipeline;
+pub mod report;
+pub mod synth;
+pub mod text;
+pub mod trend;
+
+pub use crate::date::Date;
+pub use crate::error::{Error, Result};
+pub use crate::features::{RecordAttrs, FEATURE_NAMES};
+pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+pub use crate::ingest::{
+    Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel, TableKind,
+};
+pub use crate::leak::{LeakAlert, LeakParams, SellerFinding, Timing};
+pub use crate::matcher::{LogisticModel, MatchModel, MixtureModel};
+pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
+pub use crate::text::Normalizer;
+pub use crate::trend::{BestsellerEvent, DemandGrid, TrendParams};

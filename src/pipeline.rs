@@ -1,0 +1,433 @@
+//! `Detector` and `DetectorParams`: one call from inputs to a [`Report`].
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::features::{feature_index, feature_matrix, RecordAttrs, Side};
+use crate::index::{CandidateIndex, CandidatePair, TfIdf};
+use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
+use crate::leak::{
+    self, LeakAlert, LeakParams, ListingInfo, MatchEvidence, MatchedListing, SellerFinding,
+};
+use crate::matcher::{MatchModel, MixtureModel, MixtureParams};
+use crate::report;
+use crate::text::Normalizer;
+use crate::trend::{self, check_range, BestsellerEvent, DemandGrid, TrendParams};
+use crate::{Date, Error, Result};
+
+/// Parameters of candidate generation and matching.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchParams {
+    /// Candidates kept per foreign listing (default 5).
+    pub top_k: usize,
+    /// Character n-gram length (default 3).
+    pub ngram: usize,
+    /// EM options of the unsupervised model.
+    pub mixture: MixtureParams,
+}
+
+impl Default for MatchParams {
+    fn default() -> Self {
+        MatchParams {
+            top_k: 5,
+            ngram: 3,
+            mixture: MixtureParams::default(),
+        }
+    }
+}
+
+/// All parameters of a detection run. Loads from a partial TOML or JSON config: missing keys
+/// take their defaults, unknown keys are an error naming them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorParams {
+    /// Bestseller onset detection.
+    pub trend: TrendParams,
+    /// Candidate generation and matching.
+    #[serde(rename = "match")]
+    pub matching: MatchParams,
+    /// Temporal linking and seller statistics.
+    pub leak: LeakParams,
+    /// Worker threads (default 0 = one per core).
+    pub threads: usize,
+}
+
+impl DetectorParams {
+    /// Sets the onset parameters (default [`TrendParams::default`]).
+    #[must_use]
+    pub fn with_trend(mut self, trend: TrendParams) -> Self {
+        self.trend = trend;
+        self
+    }
+
+    /// Sets the leak parameters (default [`LeakParams::default`]).
+    #[must_use]
+    pub fn with_leak(mut self, leak: LeakParams) -> Self {
+        self.leak = leak;
+        self
+    }
+
+    /// Sets the number of worker threads (default 0 = one per core).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets the candidates kept per listing (default 5).
+    #[must_use]
+    pub fn with_top_k(mut self, k: usize) -> Self {
+        self.matching.top_k = k;
+        self
+    }
+
+    /// Checks every parameter's range; errors name the parameter and its valid range.
+    pub fn check(&self) -> Result<()> {
+        self.trend.check()?;
+        self.leak.check()?;
+        check_range(
+            "match.top_k",
+            self.matching.top_k as f64,
+            1.0,
+            1000.0,
+            "1..=1000",
+        )?;
+        check_range("match.ngram", self.matching.ngram as f64, 2.0, 6.0, "2..=6")?;
+        check_range(
+            "threads",
+            self.threads as f64,
+            0.0,
+            1024.0,
+            "0..=1024 (0 = one per core)",
+        )
+    }
+}
+
+/// A config file: column renames and parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Column renames per table.
+    pub columns: ColumnsConfig,
+    /// Detector parameters.
+    pub params: DetectorParams,
+}
+
+impl Config {
+    /// Loads a TOML (`.toml`) or JSON (`.json`) config.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Unreadable {
+            table: "config".into(),
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let config: Config = match ext.as_str() {
+            "toml" => toml::from_str(&text)
+                .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?,
+            "json" => serde_json::from_str(&text)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
+            _ => {
+                return Err(Error::Config(format!(
+                    "{}: unknown config format (use .toml or .json)",
+                    path.display()
+                )))
+            }
+        };
+        config.params.check()?;
+        Ok(config)
+    }
+}
+
+/// Counts that summarise a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Home products.
+    pub products: usize,
+    /// Sales rows used.
+    pub sales_rows: usize,
+    /// Foreign listings.
+    pub listings: usize,
+    /// Bestseller onsets found.
+    pub bestsellers: usize,
+    /// Candidate pairs scored.
+    pub candidate_pairs: usize,
+    /// Listings matched to some home product.
+    pub matched_listings: usize,
+    /// Alerts (copies following an onset within the window).
+    pub alerts: usize,
+    /// Copies of bestsellers listed on or before the onset.
+    pub pre_existing: usize,
+    /// Copies listed after the onset but outside the window.
+    pub outside_window: usize,
+    /// Foreign sellers.
+    pub sellers: usize,
+    /// Sellers flagged.
+    pub flagged_sellers: usize,
+}
+
+/// Everything a run produces.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// Counts.
+    pub summary: RunSummary,
+    /// Parameters used.
+    pub params: DetectorParams,
+    /// Row accounting of the inputs.
+    pub ingest: IngestReport,
+    /// Bestseller onsets.
+    pub bestsellers: Vec<BestsellerEvent>,
+    /// Alerts, ordered by listing.
+    pub alerts: Vec<LeakAlert>,
+    /// Copies of bestsellers listed on or before the onset.
+    pub pre_existing: Vec<LeakAlert>,
+    /// Copies listed after the onset but outside the window.
+    pub outside_window: Vec<LeakAlert>,
+    /// Seller statistics, ordered by seller id.
+    pub sellers: Vec<SellerFinding>,
+    /// The match model used.
+    pub model: MatchModel,
+}
+
+impl Report {
+    /// Writes `alerts.csv`, `sellers.csv`, `bestsellers.csv`, `rejected_rows.csv` (also as
+    /// Parquet for the first two) and `report.json` into `dir`, creating it if needed.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut alerts = report::alerts_frame(&self.alerts)?;
+        report::write_csv(&mut alerts, &dir.join("alerts.csv"))?;
+        report::write_parquet(&mut alerts, &dir.join("alerts.parquet"))?;
+        let mut sellers = report::sellers_frame(&self.sellers)?;
+        report::write_csv(&mut sellers, &dir.join("sellers.csv"))?;
+        report::write_parquet(&mut sellers, &dir.join("sellers.parquet"))?;
+        report::write_csv(
+            &mut report::bestsellers_frame(&self.bestsellers)?,
+            &dir.join("bestsellers.csv"),
+        )?;
+        report::write_csv(
+            &mut report::rejected_frame(&self.ingest.rejected)?,
+            &dir.join("rejected_rows.csv"),
+        )?;
+        report::write_json(self, &dir.join("report.json"))
+    }
+}
+
+/// The detector: bestseller onsets, candidate generation, matching, temporal linking and seller
+/// statistics in one call.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    params: DetectorParams,
+    model: Option<MatchModel>,
+}
+
+impl Detector {
+    /// A detector with checked parameters.
+    pub fn new(params: DetectorParams) -> Result<Detector> {
+        params.check()?;
+        Ok(Detector {
+            params,
+            model: None,
+        })
+    }
+
+    /// Uses a fitted match model instead of fitting the unsupervised one on each run.
+    #[must_use]
+    pub fn with_model(mut self, model: MatchModel) -> Detector {
+        self.model = Some(model);
+        self
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &DetectorParams {
+        &self.params
+    }
+
+    /// Reads the three input files and runs.
+    pub fn run_files(&self, paths: &InputPaths, columns: &ColumnsConfig) -> Result<Report> {
+        let inputs = Inputs::load(paths, columns)?;
+        self.run(inputs)
+    }
+
+    /// Runs on validated inputs.
+    pub fn run(&self, inputs: Inputs) -> Result<Report> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.params.threads)
+            .build()
+            .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
+        pool.install(|| self.run_in_pool(inputs))
+    }
+
+    fn run_in_pool(&self, inputs: Inputs) -> Result<Report> {
+        let p = &self.params;
+        let Inputs {
+            sales,
+            products,
+            catalog,
+            report: ingest,
+        } = inputs;
+        let listed_at = listing_dates(&catalog)?;
+
+        // Trend: onsets from the sales series.
+        let grid = DemandGrid::build(&sales, &products);
+        let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
+
+        // Index: TF-IDF fitted on the home catalog; every foreign listing queried against it.
+        let normalizer = Normalizer::default();
+        let model = TfIdf::fit(&products.title, normalizer.clone(), p.matching.ngram);
+        let home = model.analyze_all(&products.title);
+        let foreign = model.analyze_all(&catalog.title);
+        let index = CandidateIndex::build(&model, &home);
+        let pairs = index.search(&foreign, p.matching.top_k);
+
+        // Features and match probabilities.
+        let home_attrs = attrs(&normalizer, &products);
+        let foreign_attrs = attrs(&normalizer, &catalog);
+        let x = feature_matrix(
+            &pairs,
+            Side {
+                titles: &foreign,
+                attrs: &foreign_attrs,
+            },
+            Side {
+                titles: &home,
+                attrs: &home_attrs,
+            },
+        );
+        let match_model = match &self.model {
+            Some(m) => m.clone(),
+            None if x.nrows() >= 4 => {
+                MatchModel::Mixture(MixtureModel::fit(&x, &p.matching.mixture)?)
+            }
+            None => MatchModel::Mixture(MixtureModel::fit(
+                &ndarray::Array2::zeros((4, crate::features::N_FEATURES)),
+                &p.matching.mixture,
+            )?),
+        };
+        let prob: Vec<f64> = (0..x.nrows())
+            .into_par_iter()
+            .map(|i| match_model.predict_row(x.row(i)))
+            .collect();
+        let matches = best_matches(&pairs, &prob, match_model.threshold(), |row| {
+            let r = x.row(row);
+            let get = |n: &str| feature_index(n).map_or(0.0, |i| r[i]);
+            let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
+            MatchEvidence {
+                word_cosine: get("word_cosine"),
+                char_cosine: get("char_cosine"),
+                token_jaccard: get("token_jaccard"),
+                number_agreement: present("number_agreement", "has_numbers"),
+                price_similarity: present("price_similarity", "has_price"),
+                explanation: match_model.explain(r, 3),
+            }
+        });
+
+        // Leak: temporal linking and seller statistics.
+        let info = ListingInfo {
+            id: &catalog.id,
+            seller_id: &catalog.seller_id,
+            listed_at: &listed_at,
+        };
+        let linked = leak::link(&matches, &bestsellers, products.len(), info, &p.leak);
+        let sellers = leak::seller_findings(&linked, info, &p.leak);
+
+        let summary = RunSummary {
+            products: products.len(),
+            sales_rows: sales.units.len(),
+            listings: catalog.len(),
+            bestsellers: bestsellers.len(),
+            candidate_pairs: pairs.len(),
+            matched_listings: matches.len(),
+            alerts: linked.alerts.len(),
+            pre_existing: linked.pre_existing.len(),
+            outside_window: linked.outside_window.len(),
+            sellers: sellers.len(),
+            flagged_sellers: sellers.iter().filter(|s| s.flagged).count(),
+        };
+        Ok(Report {
+            summary,
+            params: p.clone(),
+            ingest,
+            bestsellers,
+            alerts: linked.alerts,
+            pre_existing: linked.pre_existing,
+            outside_window: linked.outside_window,
+            sellers,
+            model: match_model,
+        })
+    }
+}
+
+fn listing_dates(catalog: &Catalog) -> Result<Vec<Date>> {
+    catalog
+        .listed_at
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.ok_or_else(|| Error::BadValue {
+                table: catalog.kind.name().into(),
+                row: catalog.source_row.get(i).copied().unwrap_or(i + 1),
+                column: "listed_at".into(),
+                reason: "a foreign listing needs the date it was first seen".into(),
+            })
+        })
+        .collect()
+}
+
+fn attrs(normalizer: &Normalizer, c: &Catalog) -> Vec<RecordAttrs> {
+    (0..c.len())
+        .into_par_iter()
+        .map(|i| {
+            RecordAttrs::new(
+                normalizer,
+                c.brand[i].as_deref(),
+                c.category[i].as_deref(),
+                c.price[i],
+                c.image_phash[i],
+            )
+        })
+        .collect()
+}
+
+/// For each listing, the candidate with the highest match probability at or above the
+/// threshold (ties: higher similarity, then lower product index). `pairs` are grouped by query.
+fn best_matches(
+    pairs: &[CandidatePair],
+    prob: &[f64],
+    threshold: f64,
+    evidence: impl Fn(usize) -> MatchEvidence,
+) -> Vec<MatchedListing> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < pairs.len() {
+        let q = pairs[start].query;
+        let mut end = start;
+        while end < pairs.len() && pairs[end].query == q {
+            end += 1;
+        }
+        let best = (start..end)
+            .filter(|&i| prob[i] >= threshold)
+            .max_by(|&a, &b| {
+                prob[a]
+                    .total_cmp(&prob[b])
+                    .then(pairs[a].score.total_cmp(&pairs[b].score))
+                    .then(pairs[b].target.cmp(&pairs[a].target))
+            });
+        if let Some(i) = best {
+            out.push(MatchedListing {
+                listing: q,
+                product: pairs[i].target,
+                probability: prob[i],
+                evidence: evidence(i),
+            });
+        }
+        start = end;
+    }
+    out
+}

@@ -1,0 +1,4 @@
+//! Integration tests, one crate so polars links once.
+mod ingest;
+mod pipeline;
+mod synth;
