@@ -293,6 +293,10 @@ pub fn read_sales(
     let mut panel = SalesPanel::default();
     let mut rejected = Vec::new();
     for i in 0..table.height {
+        if table.is_blank(i) {
+            rejected.push(reject(kind, i + 1, ("product_id", BLANK_ROW.into())));
+            continue;
+        }
         let parsed = (|| -> Result<_, Fault> {
             let product_id = required_text(&table, "product_id", i)?;
             let date = required_date(&table, "date", i)?;
@@ -344,6 +348,10 @@ pub fn read_catalog(
     let mut rejected = Vec::new();
     for i in 0..table.height {
         let row = i + 1;
+        if table.is_blank(i) {
+            rejected.push(reject(kind, row, (id_col, BLANK_ROW.into())));
+            continue;
+        }
         let parsed = (|| -> Result<_, Fault> {
             let id = required_text(&table, id_col, i)?;
             let title = required_text(&table, "title", i)?;
@@ -558,7 +566,7 @@ impl ColData {
             ColData::Int(v) => v.get(i).copied().flatten().map(Cell::Int),
         };
         match cell {
-            Some(Cell::Str(s)) if s.is_empty() => Cell::Missing,
+            Some(Cell::Str("")) => Cell::Missing,
             Some(c) => c,
             None => Cell::Missing,
         }
@@ -572,6 +580,13 @@ struct Table {
 }
 
 impl Table {
+    /// True when every mapped cell of row `i` is missing (a blank line in a CSV).
+    fn is_blank(&self, i: usize) -> bool {
+        self.cols
+            .values()
+            .all(|c| matches!(c.get(i), Cell::Missing))
+    }
+
     fn cell(&self, logical: &str, i: usize) -> Cell<'_> {
         self.cols.get(logical).map_or(Cell::Missing, |c| c.get(i))
     }
@@ -607,10 +622,14 @@ fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table
     for logical in used {
         cols.insert(logical, extract(&df, table, logical)?);
     }
-    Ok(Table {
+    let table_data = Table {
         height: df.height(),
         cols,
-    })
+    };
+    if (0..table_data.height).all(|i| table_data.is_blank(i)) {
+        return Err(empty(table, path));
+    }
+    Ok(table_data)
 }
 
 /// Scans the file lazily, checks the mapped columns against the schema, selects them under their
@@ -627,13 +646,18 @@ fn scan_and_collect(
         .collect_schema()
         .map_err(|e| polars_failure(table, path, e))?;
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    if format != Format::Parquet && names.iter().any(|n| n.contains('\u{fffd}')) {
+        return Err(not_utf8(table, path, "the header"));
+    }
     let mut exprs: Vec<Expr> = Vec::new();
     let mut used = Vec::new();
     let logicals = kind
         .required()
         .iter()
         .map(|c| (*c, true))
-        .chain(kind.optional().iter().map(|c| (*c, false)));
+        .chain(kind.optional().iter().map(|c| (*c, false)))
+        // The sales price is part of the contract but not used: it is not read.
+        .filter(|(c, _)| !(kind == TableKind::Sales && *c == "price"));
     for (logical, required) in logicals {
         let explicit = columns.get(logical);
         let wanted = explicit.map_or(logical, |s| s.as_str());
@@ -832,12 +856,31 @@ fn polars_failure(table: &str, path: &Path, e: PolarsError) -> Error {
     }
     let msg = e.to_string();
     let lower = msg.to_lowercase();
-    let reason = if lower.contains("utf-8") || lower.contains("utf8") {
-        format!("the file is not valid UTF-8 text; re-save it as UTF-8 ({msg})")
-    } else {
-        msg
-    };
-    unreadable(table, path, reason)
+    if lower.contains("utf-8") || lower.contains("utf8") {
+        return not_utf8(table, path, "the file");
+    }
+    unreadable(table, path, msg)
+}
+
+/// A non-UTF-8 CSV, located by line when the plain file shows where (error path only).
+fn not_utf8(table: &str, path: &Path, what: &str) -> Error {
+    let place = std::fs::read(path)
+        .ok()
+        .filter(|bytes| compression_of(bytes).is_none())
+        .and_then(|bytes| {
+            let err = std::str::from_utf8(&bytes).err()?;
+            let at = err.valid_up_to();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Some(format!(
+                " (first bad byte on line {line}, byte offset {at})"
+            ))
+        })
+        .unwrap_or_default();
+    unreadable(
+        table,
+        path,
+        format!("{what} is not valid UTF-8 text{place}; re-save it with UTF-8 encoding"),
+    )
 }
 
 fn unreadable(table: &str, path: &Path, reason: impl Into<String>) -> Error {
@@ -857,6 +900,9 @@ fn empty(table: &str, path: &Path) -> Error {
 
 // ---------------------------------------------------------------------------------------------
 // Row validation.
+
+/// Reason given for a row whose every mapped cell is empty.
+const BLANK_ROW: &str = "blank row";
 
 /// Why a row is rejected: the logical column and the reason.
 type Fault = (&'static str, String);
