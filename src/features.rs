@@ -48,6 +48,8 @@ pub struct RecordAttrs {
     pub category: Option<String>,
     /// Price (None when unknown).
     pub price: Option<f64>,
+    /// Currency code of the price, upper case (None when unknown).
+    pub currency: Option<String>,
     /// Perceptual image hash (None when unknown).
     pub image_phash: Option<u64>,
 }
@@ -59,6 +61,7 @@ impl RecordAttrs {
         brand: Option<&str>,
         category: Option<&str>,
         price: Option<f64>,
+        currency: Option<&str>,
         image_phash: Option<u64>,
     ) -> RecordAttrs {
         let category = category
@@ -74,6 +77,9 @@ impl RecordAttrs {
             brand: brand.map(|b| normalizer.tokens(b)).unwrap_or_default(),
             category,
             price: price.filter(|p| p.is_finite() && *p > 0.0),
+            currency: currency
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty()),
             image_phash,
         }
     }
@@ -128,7 +134,8 @@ pub fn pair_features(
         f[8] = f64::from(u8::from(ca == cb));
         f[9] = 1.0;
     }
-    if let (Some(pa), Some(pb)) = (aa.price, ba.price) {
+    // Prices in different currencies are not comparable without rates: treated as missing.
+    if let (Some(pa), Some(pb), true) = (aa.price, ba.price, aa.currency == ba.currency) {
         // exp(-|ln(pa/pb)|) = min/max, in (0, 1].
         f[10] = pa.min(pb) / pa.max(pb);
         f[11] = 1.0;
@@ -204,7 +211,7 @@ mod tests {
         let model = TfIdf::fit(&titles, Normalizer::default(), 3);
         let a = model.analyze(&titles[0]);
         let n = Normalizer::default();
-        let attrs = RecordAttrs::new(&n, None, Some("Sport"), Some(100.0), None);
+        let attrs = RecordAttrs::new(&n, None, Some("Sport"), Some(100.0), Some("IDR"), None);
         let f = pair_features(&a, &attrs, &a, &attrs);
         for name in [
             "word_cosine",

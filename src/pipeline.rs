@@ -389,6 +389,7 @@ fn attrs(normalizer: &Normalizer, c: &Catalog) -> Vec<RecordAttrs> {
                 c.brand[i].as_deref(),
                 c.category[i].as_deref(),
                 c.price[i],
+                c.currency[i].as_deref(),
                 c.image_phash[i],
             )
         })
