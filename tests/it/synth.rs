@@ -2,7 +2,7 @@
 //! tests stay fast in debug builds.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crossleak::synth::{generate, SellerKind, SynthParams, World, ALERT_LAG};
@@ -37,7 +37,7 @@ const FILES: &[&str] = &[
     "world.json",
 ];
 
-fn read_all(dir: &PathBuf) -> BTreeMap<&'static str, Vec<u8>> {
+fn read_all(dir: &Path) -> BTreeMap<&'static str, Vec<u8>> {
     FILES
         .iter()
         .map(|f| {
