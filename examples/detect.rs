@@ -5,7 +5,7 @@
 //! cargo run --release --example detect                       # the bundled world -> out/
 //! cargo run --release --example detect -- --sales S --products P --catalog C \
 //!     [--config cfg.toml] [--out DIR] [--threads N] \
-//!     [--truth-alerts truth_alerts.csv --truth-sellers truth_sellers.csv]
+//!     [--truth-alerts truth_alerts.csv --truth-sellers truth_sellers.csv] [--truth-onsets F]
 //! ```
 //!
 //! Exit status: 0 on success, 2 on bad input (one line on stderr saying why), 1 when the
@@ -26,6 +26,7 @@ struct Args {
     threads: Option<usize>,
     truth_alerts: Option<PathBuf>,
     truth_sellers: Option<PathBuf>,
+    truth_onsets: Option<PathBuf>,
 }
 
 fn bundled(file: &str) -> PathBuf {
@@ -46,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         threads: None,
         truth_alerts: None,
         truth_sellers: None,
+        truth_onsets: None,
     };
     let mut given = 0;
     let mut it = std::env::args().skip(1);
@@ -63,7 +65,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--truth-alerts" => a.truth_alerts = Some(value()?.into()),
             "--truth-sellers" => a.truth_sellers = Some(value()?.into()),
-            "-h" | "--help" => return Err("usage: detect [--sales S --products P --catalog C] [--config F] [--out DIR] [--threads N] [--truth-alerts F] [--truth-sellers G]".into()),
+            "--truth-onsets" => a.truth_onsets = Some(value()?.into()),
+            "-h" | "--help" => return Err("usage: detect [--sales S --products P --catalog C] [--config F] [--out DIR] [--threads N] [--truth-alerts F] [--truth-sellers G] [--truth-onsets H]".into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -74,6 +77,8 @@ fn parse_args() -> Result<Args, String> {
                 .get_or_insert_with(|| bundled("truth_alerts.csv"));
             a.truth_sellers
                 .get_or_insert_with(|| bundled("truth_sellers.csv"));
+            a.truth_onsets
+                .get_or_insert_with(|| bundled("truth_onsets.csv"));
         }
         3 => {}
         _ => return Err("give all of --sales, --products and --catalog, or none".into()),
@@ -119,6 +124,15 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     print_summary(&report, &args.out, elapsed);
+    if let Some(t) = &args.truth_onsets {
+        match score_onsets(&report, t) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("detect: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let (Some(ta), Some(ts)) = (&args.truth_alerts, &args.truth_sellers) {
         match score(&report, ta, ts) {
             Ok(line) => println!("{line}"),
@@ -164,6 +178,40 @@ fn print_summary(report: &Report, out: &Path, elapsed: std::time::Duration) {
         out.display(),
         elapsed.as_secs_f64()
     );
+}
+
+/// Onset detection against the planted onsets: precision, recall and onset error in days.
+fn score_onsets(report: &Report, onsets: &Path) -> crossleak::Result<String> {
+    let truth: std::collections::HashMap<String, crossleak::Date> =
+        read_truth(onsets, &["product_id", "onset"])?
+            .into_iter()
+            .filter_map(|r| crossleak::Date::parse(&r[1]).map(|d| (r[0].clone(), d)))
+            .collect();
+    let found = report.bestsellers.iter().map(|e| e.product_id.clone());
+    let s = score_sets(found, truth.keys().cloned());
+    let mut errors: Vec<i32> = report
+        .bestsellers
+        .iter()
+        .filter_map(|e| {
+            truth
+                .get(&e.product_id)
+                .map(|t| t.days_until(e.onset).abs())
+        })
+        .collect();
+    errors.sort_unstable();
+    let at = |q: f64| {
+        errors
+            .get(((errors.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(format!(
+        "onsets: precision={:.3} recall={:.3} error_days_median={} error_days_p90={}",
+        s.precision,
+        s.recall,
+        at(0.5),
+        at(0.9)
+    ))
 }
 
 /// The last line: alert and seller scores against ground truth.
