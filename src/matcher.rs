@@ -4,13 +4,17 @@
 //! - [`MixtureModel`], the unsupervised default: a two-class naive Bayes mixture fitted by EM on
 //!   the candidate pairs themselves (the Fellegi-Sunter approach to record linkage, with
 //!   Gaussian densities on logit similarities and Bernoulli or categorical densities on
-//!   agreement features). It needs no labels at all; the match class is the one whose
-//!   similarities are higher.
+//!   agreement features). Candidates are grouped by foreign listing and a listing copies at
+//!   most one home product, so each group holds either no match or exactly one (the
+//!   many-to-one constraint of record linkage EM; Jaro, JASA 84, 1989): EM then learns what a
+//!   copy looks like against its listing's near misses, not just "similar vs dissimilar". It
+//!   needs no labels at all; the match class is the one whose similarities are higher.
 //! - [`LogisticModel`], a `linfa-logistic` regression fitted on labelled pairs.
 //!
 //! Both explain a pair as each feature's contribution to the log-odds of a match.
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{feature_index, FEATURE_NAMES, N_FEATURES};
@@ -49,7 +53,27 @@ impl MatchModel {
         sigmoid(self.prior_log_odds() + self.contributions(row).iter().sum::<f64>())
     }
 
-    /// Match probability of every row.
+    /// Match probability of every row, rows grouped by query (`groups[i]` is row `i`'s query;
+    /// rows of one query are contiguous). The mixture model allows at most one match per
+    /// group; the logistic model scores each row alone. Groups are scored in parallel.
+    pub fn predict_grouped(&self, x: &Array2<f64>, groups: &[usize]) -> Vec<f64> {
+        match self {
+            MatchModel::Mixture(m) => {
+                let bounds = group_bounds(groups);
+                let per: Vec<Vec<f64>> = bounds
+                    .par_iter()
+                    .map(|&(s, e)| m.group_posterior(x, s, e).0)
+                    .collect();
+                per.into_iter().flatten().collect()
+            }
+            MatchModel::Logistic(_) => (0..x.nrows())
+                .into_par_iter()
+                .map(|i| self.predict_row(x.row(i)))
+                .collect(),
+        }
+    }
+
+    /// Match probability of every row, each row scored alone.
     pub fn predict(&self, x: &Array2<f64>) -> Array1<f64> {
         x.axis_iter(Axis(0))
             .map(|row| self.predict_row(row))
@@ -129,8 +153,11 @@ pub struct MixtureFeature {
 /// Unsupervised two-class mixture (naive Bayes) fitted by EM.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MixtureModel {
-    /// Share of candidate pairs that are matches.
+    /// Share of queries (foreign listings) that match one of their candidates.
     pub prior: f64,
+    /// Share of queries whose match is their candidate of rank `r` (0 = most similar by the
+    /// index); learned by EM with the rest, sums to `prior`.
+    pub rank_prior: Vec<f64>,
     /// Modelled features.
     pub features: Vec<MixtureFeature>,
     /// EM iterations run.
@@ -161,8 +188,16 @@ fn col(name: &str) -> usize {
 }
 
 impl MixtureModel {
-    /// Fits the mixture on unlabelled candidate pairs by EM.
-    pub fn fit(x: &Array2<f64>, params: &MixtureParams) -> Result<MixtureModel> {
+    /// Fits the mixture on unlabelled candidate pairs by EM; `groups[i]` is the query of row
+    /// `i` (rows of one query contiguous), and each query matches at most one of its rows.
+    pub fn fit(x: &Array2<f64>, groups: &[usize], params: &MixtureParams) -> Result<MixtureModel> {
+        if groups.len() != x.nrows() {
+            return Err(Error::Model(format!(
+                "{} group ids for {} candidate pairs",
+                groups.len(),
+                x.nrows()
+            )));
+        }
         if x.nrows() < 4 {
             return Err(Error::Model(format!(
                 "an unsupervised match model needs at least 4 candidate pairs, got {}",
@@ -188,6 +223,7 @@ impl MixtureModel {
         ];
         let mut model = MixtureModel {
             prior: 0.5,
+            rank_prior: Vec::new(),
             features: spec
                 .iter()
                 .map(|&(c, p, density)| MixtureFeature {
@@ -205,19 +241,25 @@ impl MixtureModel {
             .axis_iter(Axis(0))
             .map(|r| (r[col("word_cosine")] + r[col("char_cosine")]) / 2.0)
             .collect();
+        let bounds = group_bounds(groups);
         let mut resp = two_means(&score);
-        let mut last = f64::NEG_INFINITY;
-        for it in 0..params.max_iterations {
-            model.m_step(x, &resp);
-            let (new_resp, ll) = model.e_step(x);
-            resp = new_resp;
-            model.iterations = it + 1;
-            if (ll - last).abs() < params.tolerance {
-                break;
+        // Two stages: first with the match equally likely at any rank (so the classes settle
+        // on what a copy looks like), then with the rank prior learned too. Learning ranks from
+        // the start can settle on "the top candidate always matches".
+        for learn_ranks in [false, true] {
+            let mut last = f64::NEG_INFINITY;
+            for _ in 0..params.max_iterations {
+                model.m_step(x, &resp, &bounds, learn_ranks);
+                let (new_resp, ll) = model.e_step(x, &bounds);
+                resp = new_resp;
+                model.iterations += 1;
+                if (ll - last).abs() < params.tolerance {
+                    break;
+                }
+                last = ll;
             }
-            last = ll;
         }
-        model.m_step(x, &resp);
+        model.m_step(x, &resp, &bounds, true);
         // The match class is the one with the higher character similarity.
         let c = &model.features[1];
         if c.matched[0] < c.unmatched[0] {
@@ -229,10 +271,28 @@ impl MixtureModel {
         Ok(model)
     }
 
-    fn m_step(&mut self, x: &Array2<f64>, resp: &[f64]) {
-        let n = resp.len() as f64;
-        let total: f64 = resp.iter().sum();
-        self.prior = ((total + 1.0) / (n + 2.0)).clamp(1e-6, 1.0 - 1e-6);
+    fn m_step(
+        &mut self,
+        x: &Array2<f64>,
+        resp: &[f64],
+        bounds: &[(usize, usize)],
+        learn_ranks: bool,
+    ) {
+        let ranks = bounds.iter().map(|&(s, e)| e - s).max().unwrap_or(1);
+        let mut counts = vec![0.0; ranks];
+        for &(s, e) in bounds {
+            for (r, v) in resp[s..e].iter().enumerate() {
+                counts[r] += v;
+            }
+        }
+        // Add-half smoothing over the `ranks + 1` outcomes (no match, or rank r).
+        let total = bounds.len() as f64 + 0.5 * (ranks + 1) as f64;
+        self.rank_prior = counts.iter().map(|c| (c + 0.5) / total).collect();
+        self.prior = self.rank_prior.iter().sum::<f64>().clamp(1e-6, 1.0 - 1e-6);
+        if !learn_ranks {
+            let share = self.prior / ranks as f64;
+            self.rank_prior.iter_mut().for_each(|p| *p = share);
+        }
         for f in &mut self.features {
             let mut stats = [Stats::new(f.density), Stats::new(f.density)];
             for (row, &r) in x.axis_iter(Axis(0)).zip(resp) {
@@ -248,27 +308,48 @@ impl MixtureModel {
         }
     }
 
-    fn e_step(&self, x: &Array2<f64>) -> (Vec<f64>, f64) {
+    fn e_step(&self, x: &Array2<f64>, bounds: &[(usize, usize)]) -> (Vec<f64>, f64) {
         let mut ll = 0.0;
-        let lp = self.prior.ln();
-        let lq = (1.0 - self.prior).ln();
-        let resp = x
-            .axis_iter(Axis(0))
-            .map(|row| {
-                let (mut a, mut b) = (lp, lq);
+        let mut resp = Vec::with_capacity(x.nrows());
+        for &(s, e) in bounds {
+            let (r, l) = self.group_posterior(x, s, e);
+            resp.extend(r);
+            ll += l;
+        }
+        (resp, ll / x.nrows().max(1) as f64)
+    }
+
+    /// Posterior match probability of rows `s..e` (one query's candidates) when at most one
+    /// of them matches, and the group's log-likelihood.
+    fn group_posterior(&self, x: &Array2<f64>, s: usize, e: usize) -> (Vec<f64>, f64) {
+        let k = (e - s) as f64;
+        let none = (1.0 - self.prior).ln();
+        let rank_prior = |r: usize| {
+            self.rank_prior
+                .get(r)
+                .copied()
+                .unwrap_or(self.prior / k)
+                .max(1e-12)
+        };
+        let mut base = 0.0;
+        let a: Vec<f64> = (s..e)
+            .map(|i| {
+                let row = x.row(i);
+                let (mut m, mut u) = (0.0, 0.0);
                 for f in &self.features {
                     if f.present.is_some_and(|p| row[p] < 0.5) {
                         continue;
                     }
-                    a += log_density(f.density, &f.matched, row[f.column]);
-                    b += log_density(f.density, &f.unmatched, row[f.column]);
+                    m += log_density(f.density, &f.matched, row[f.column]);
+                    u += log_density(f.density, &f.unmatched, row[f.column]);
                 }
-                let m = a.max(b);
-                ll += m + ((a - m).exp() + (b - m).exp()).ln();
-                sigmoid(a - b)
+                base += u;
+                rank_prior(i - s).ln() + m - u
             })
             .collect();
-        (resp, ll / x.nrows().max(1) as f64)
+        let top = a.iter().copied().fold(none, f64::max);
+        let lse = top + ((none - top).exp() + a.iter().map(|v| (v - top).exp()).sum::<f64>()).ln();
+        (a.iter().map(|v| (v - lse).exp()).collect(), base + lse)
     }
 
     fn contributions(&self, row: ArrayView1<'_, f64>) -> [f64; N_FEATURES] {
@@ -282,6 +363,19 @@ impl MixtureModel {
         }
         c
     }
+}
+
+/// `(start, end)` of each run of equal group ids.
+fn group_bounds(groups: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=groups.len() {
+        if i == groups.len() || groups[i] != groups[start] {
+            out.push((start, i));
+            start = i;
+        }
+    }
+    out
 }
 
 /// Responsibilities from a 1-D two-means split (centres start at the extremes).
@@ -503,10 +597,69 @@ mod tests {
     #[test]
     fn mixture_separates_matches_without_labels() {
         let (x, y) = sample(2000, 1);
-        let model = MatchModel::Mixture(MixtureModel::fit(&x, &MixtureParams::default()).unwrap());
+        let groups: Vec<usize> = (0..x.nrows()).collect();
+        let model =
+            MatchModel::Mixture(MixtureModel::fit(&x, &groups, &MixtureParams::default()).unwrap());
         assert!(accuracy(&model, &x, &y) > 0.97);
         let back = MatchModel::from_json(&model.to_json().unwrap()).unwrap();
         assert_eq!(back, model);
+    }
+
+    #[test]
+    fn grouped_mixture_prefers_the_copy_over_near_misses() {
+        // 600 listings with 4 candidates each; 60% hold one copy, the others are near misses
+        // (similar titles, numbers disagreeing) or unrelated.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (n, k) = (600, 4);
+        let mut x = Array2::zeros((n * k, N_FEATURES));
+        let mut truth = Vec::new();
+        for g in 0..n {
+            let copy = rng.gen_bool(0.6).then(|| rng.gen_range(0..k));
+            let mut cands: Vec<(f64, f64, bool)> = (0..k)
+                .map(|j| {
+                    if copy == Some(j) {
+                        (rng.gen_range(0.6..0.95), 1.0, true)
+                    } else if j < 2 {
+                        let numbers = if rng.gen_bool(0.7) { 0.0 } else { 0.5 };
+                        (rng.gen_range(0.3..0.55), numbers, false)
+                    } else {
+                        (rng.gen_range(0.05..0.3), 0.0, false)
+                    }
+                })
+                .collect();
+            // Candidates come best first, as the index returns them.
+            cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (j, &(sim, numbers, is_copy)) in cands.iter().enumerate() {
+                let i = g * k + j;
+                for c in ["word_cosine", "char_cosine", "token_jaccard"] {
+                    x[[i, col(c)]] = (sim + rng.gen_range(-0.05..0.05)).clamp(0.0, 1.0);
+                }
+                x[[i, col("has_numbers")]] = 1.0;
+                x[[i, col("number_agreement")]] = numbers;
+                truth.push(is_copy);
+            }
+        }
+        let groups: Vec<usize> = (0..n * k).map(|i| i / k).collect();
+        let model =
+            MatchModel::Mixture(MixtureModel::fit(&x, &groups, &MixtureParams::default()).unwrap());
+        let p = model.predict_grouped(&x, &groups);
+        let correct = p
+            .iter()
+            .zip(&truth)
+            .filter(|(p, t)| (**p >= 0.5) == **t)
+            .count();
+        assert!(
+            correct as f64 / truth.len() as f64 > 0.97,
+            "{correct} of {}",
+            truth.len()
+        );
+        for g in 0..n {
+            let s: f64 = p[g * k..(g + 1) * k].iter().sum();
+            assert!(
+                s <= 1.0 + 1e-9,
+                "a group's match probabilities sum to at most 1"
+            );
+        }
     }
 
     #[test]
@@ -524,6 +677,7 @@ mod tests {
     #[test]
     fn too_few_pairs_is_an_error() {
         let x = Array2::zeros((2, N_FEATURES));
-        assert!(MixtureModel::fit(&x, &MixtureParams::default()).is_err());
+        assert!(MixtureModel::fit(&x, &[0, 1], &MixtureParams::default()).is_err());
+        assert!(MixtureModel::fit(&x, &[0], &MixtureParams::default()).is_err());
     }
 }

@@ -300,21 +300,14 @@ impl Detector {
                 attrs: &home_attrs,
             },
         );
+        let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
         let match_model = match &self.model {
             Some(m) => m.clone(),
-            None if x.nrows() >= 4 => {
-                MatchModel::Mixture(MixtureModel::fit(&x, &p.matching.mixture)?)
-            }
-            None => MatchModel::Mixture(MixtureModel::fit(
-                &ndarray::Array2::zeros((4, crate::features::N_FEATURES)),
-                &p.matching.mixture,
-            )?),
+            None => MatchModel::Mixture(MixtureModel::fit(&x, &groups, &p.matching.mixture)?),
         };
-        let prob: Vec<f64> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| match_model.predict_row(x.row(i)))
-            .collect();
-        let matches = best_matches(&pairs, &prob, match_model.threshold(), |row| {
+        let prob = match_model.predict_grouped(&x, &groups);
+        let pooled = matches!(match_model, MatchModel::Mixture(_));
+        let matches = best_matches(&pairs, &prob, match_model.threshold(), pooled, |row| {
             let r = x.row(row);
             let get = |n: &str| feature_index(n).map_or(0.0, |i| r[i]);
             let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
@@ -396,12 +389,17 @@ fn attrs(normalizer: &Normalizer, c: &Catalog) -> Vec<RecordAttrs> {
         .collect()
 }
 
-/// For each listing, the candidate with the highest match probability at or above the
-/// threshold (ties: higher similarity, then lower product index). `pairs` are grouped by query.
+/// For each listing, its most probable candidate (ties: higher similarity, then lower product
+/// index) when the listing is judged a copy: when `pooled` (the model allows at most one match
+/// per listing, so its candidates' probabilities add up to the probability that the listing is
+/// a copy of one of them), when that sum reaches the threshold, so two near-identical home
+/// products splitting the probability do not hide the copy; otherwise when the candidate's own
+/// probability does. `pairs` are grouped by query.
 fn best_matches(
     pairs: &[CandidatePair],
     prob: &[f64],
     threshold: f64,
+    pooled: bool,
     evidence: impl Fn(usize) -> MatchEvidence,
 ) -> Vec<MatchedListing> {
     let mut out = Vec::new();
@@ -412,14 +410,17 @@ fn best_matches(
         while end < pairs.len() && pairs[end].query == q {
             end += 1;
         }
-        let best = (start..end)
-            .filter(|&i| prob[i] >= threshold)
-            .max_by(|&a, &b| {
-                prob[a]
-                    .total_cmp(&prob[b])
-                    .then(pairs[a].score.total_cmp(&pairs[b].score))
-                    .then(pairs[b].target.cmp(&pairs[a].target))
-            });
+        let is_copy = if pooled {
+            prob[start..end].iter().sum::<f64>() >= threshold
+        } else {
+            prob[start..end].iter().any(|&p| p >= threshold)
+        };
+        let best = (start..end).filter(|_| is_copy).max_by(|&a, &b| {
+            prob[a]
+                .total_cmp(&prob[b])
+                .then(pairs[a].score.total_cmp(&pairs[b].score))
+                .then(pairs[b].target.cmp(&pairs[a].target))
+        });
         if let Some(i) = best {
             out.push(MatchedListing {
                 listing: q,
