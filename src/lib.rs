@@ -85,3 +85,8 @@ pub use crate::matcher::{LogisticModel, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, TrendParams};
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
