@@ -119,12 +119,15 @@ pub fn pair_features(
         f[4] = jaccard(&na, &nb);
         f[5] = 1.0;
     }
-    // Brand: the brand of one side appears among the other side's brand or title tokens.
+    // Brand: the brand of one side appears among the other side's brand or title tokens,
+    // allowing one typo (edit or transposition) in brand words of four letters or more.
     let brand_of = |x: &RecordAttrs, other_title: &HashSet<&str>, other: &RecordAttrs| {
         !x.brand.is_empty()
-            && x.brand
-                .iter()
-                .all(|t| other_title.contains(t.as_str()) || other.brand.contains(t))
+            && x.brand.iter().all(|t| {
+                other_title.contains(t.as_str())
+                    || other.brand.contains(t)
+                    || (t.chars().count() >= 4 && other_title.iter().any(|u| within_one_edit(t, u)))
+            })
     };
     if !aa.brand.is_empty() || !ba.brand.is_empty() {
         f[7] = 1.0;
@@ -145,6 +148,48 @@ pub fn pair_features(
         f[13] = 1.0;
     }
     f
+}
+
+/// True when `a` and `b` differ by at most one insertion, deletion, substitution or
+/// transposition of adjacent characters (optimal string alignment distance <= 1).
+///
+/// ```
+/// use crossleak::features::within_one_edit;
+/// assert!(within_one_edit("oxone", "oxnoe"));
+/// assert!(within_one_edit("oxone", "oxon"));
+/// assert!(!within_one_edit("oxone", "xoneo"));
+/// assert!(within_one_edit("", "a") && !within_one_edit("", "ab"));
+/// ```
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if prefix == short.len() {
+        return true;
+    }
+    if short.len() == long.len() {
+        let i = prefix;
+        // Substitution, or transposition of i and i + 1.
+        short[i + 1..] == long[i + 1..]
+            || (i + 1 < short.len()
+                && short[i] == long[i + 1]
+                && short[i + 1] == long[i]
+                && short[i + 2..] == long[i + 2..])
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
 }
 
 fn numeric_tokens(tokens: &[String]) -> HashSet<&str> {

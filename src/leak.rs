@@ -137,18 +137,9 @@ pub struct LeakAlert {
     pub listed_at: Date,
     /// Timing class.
     pub timing: Timing,
-    /// Word TF-IDF cosine.
-    pub word_cosine: f64,
-    /// Character n-gram TF-IDF cosine.
-    pub char_cosine: f64,
-    /// Token Jaccard similarity.
-    pub token_jaccard: f64,
-    /// Agreement of numbers, units and model codes (None when a side has none).
-    pub number_agreement: Option<f64>,
-    /// Price similarity min/max (None when a side has no price).
-    pub price_similarity: Option<f64>,
-    /// The features that weighed most in the match decision.
-    pub explanation: String,
+    /// The similarity features behind the match and its explanation.
+    #[serde(flatten)]
+    pub evidence: MatchEvidence,
 }
 
 /// A matched listing as `leak` needs it.
@@ -165,19 +156,19 @@ pub struct MatchedListing {
 }
 
 /// Similarity evidence carried from matching into alerts.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MatchEvidence {
     /// Word TF-IDF cosine.
     pub word_cosine: f64,
     /// Character n-gram TF-IDF cosine.
     pub char_cosine: f64,
-    /// Token Jaccard.
+    /// Token Jaccard similarity.
     pub token_jaccard: f64,
-    /// Number agreement when both sides have numbers.
+    /// Agreement of numbers, units and model codes (None when a side has none).
     pub number_agreement: Option<f64>,
-    /// Price similarity when both sides have prices.
+    /// Price similarity min/max, same currency only (None otherwise).
     pub price_similarity: Option<f64>,
-    /// Explanation text.
+    /// The features that weighed most in the match decision.
     pub explanation: String,
 }
 
@@ -270,12 +261,7 @@ pub fn link(
             onset: e.onset,
             listed_at,
             timing,
-            word_cosine: m.evidence.word_cosine,
-            char_cosine: m.evidence.char_cosine,
-            token_jaccard: m.evidence.token_jaccard,
-            number_agreement: m.evidence.number_agreement,
-            price_similarity: m.evidence.price_similarity,
-            explanation: m.evidence.explanation.clone(),
+            evidence: m.evidence.clone(),
         };
         match timing {
             Timing::Follows => out.alerts.push(alert),

@@ -38,25 +38,34 @@ pub fn alerts_frame(alerts: &[LeakAlert]) -> Result<DataFrame> {
         Column::new("listed_at".into(), strings(a, |x| x.listed_at.to_string())),
         Column::new(
             "word_cosine".into(),
-            a.iter().map(|x| x.word_cosine).collect::<Vec<_>>(),
+            a.iter().map(|x| x.evidence.word_cosine).collect::<Vec<_>>(),
         ),
         Column::new(
             "char_cosine".into(),
-            a.iter().map(|x| x.char_cosine).collect::<Vec<_>>(),
+            a.iter().map(|x| x.evidence.char_cosine).collect::<Vec<_>>(),
         ),
         Column::new(
             "token_jaccard".into(),
-            a.iter().map(|x| x.token_jaccard).collect::<Vec<_>>(),
+            a.iter()
+                .map(|x| x.evidence.token_jaccard)
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "number_agreement".into(),
-            a.iter().map(|x| x.number_agreement).collect::<Vec<_>>(),
+            a.iter()
+                .map(|x| x.evidence.number_agreement)
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "price_similarity".into(),
-            a.iter().map(|x| x.price_similarity).collect::<Vec<_>>(),
+            a.iter()
+                .map(|x| x.evidence.price_similarity)
+                .collect::<Vec<_>>(),
         ),
-        Column::new("explanation".into(), strings(a, |x| x.explanation.clone())),
+        Column::new(
+            "explanation".into(),
+            strings(a, |x| x.evidence.explanation.clone()),
+        ),
     ])?)
 }
 
