@@ -193,3 +193,41 @@ fn detect_example_scores_itself_and_reports_bad_input() {
     assert!(err.contains("nope.csv"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn config_loads_partially_and_names_bad_keys_and_ranges() {
+    use crossleak::pipeline::Config;
+    let dir = scratch("config");
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "[columns.catalog]\nlisting_id = \"item_id\"\n\n[params.leak]\nmax_lag_days = 90\n",
+    )
+    .unwrap();
+    let c = Config::load(&good).unwrap();
+    assert_eq!(c.params.leak.max_lag_days, 90);
+    assert_eq!(
+        c.params.leak.min_lag_days, 1,
+        "missing keys keep their defaults"
+    );
+    assert_eq!(c.columns.catalog["listing_id"], "item_id");
+
+    let unknown = dir.join("unknown.toml");
+    std::fs::write(&unknown, "[params.trend]\nmin_rice = 4.0\n").unwrap();
+    let err = Config::load(&unknown).unwrap_err().to_string();
+    assert!(err.contains("min_rice"), "{err}");
+
+    let range = dir.join("range.json");
+    std::fs::write(&range, r#"{"params": {"leak": {"alpha": 1.5}}}"#).unwrap();
+    let err = Config::load(&range).unwrap_err().to_string();
+    assert!(
+        err.contains("leak.alpha") && err.contains("0 < alpha < 1"),
+        "{err}"
+    );
+
+    let missing = Config::load(&dir.join("nope.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("nope.toml"), "{missing}");
+    std::fs::remove_dir_all(&dir).ok();
+}
