@@ -118,6 +118,12 @@ fn sigmoid(z: f64) -> f64 {
 
 const EPS: f64 = 0.01;
 
+/// Floor of a class variance on the logit scale (a standard deviation of 0.5). Similarities
+/// are clamped to [0.01, 0.99], so identical titles pile up at one logit value; without a
+/// floor of this order one class can collapse onto that spike and call every copy that is
+/// not letter-for-letter identical a non-match.
+const MIN_VARIANCE: f64 = 0.25;
+
 fn logit(x: f64) -> f64 {
     let x = x.clamp(EPS, 1.0 - EPS);
     (x / (1.0 - x)).ln()
@@ -480,7 +486,7 @@ impl Stats {
                     return vec![0.0, 4.0];
                 }
                 let mean = self.sum / self.w;
-                let var = (self.sq / self.w - mean * mean).max(0.01);
+                let var = (self.sq / self.w - mean * mean).max(MIN_VARIANCE);
                 vec![mean, var]
             }
             Density::Bernoulli => vec![((self.sum + 0.5) / (self.w + 1.0)).clamp(1e-4, 1.0 - 1e-4)],
