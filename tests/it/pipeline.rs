@@ -231,3 +231,21 @@ fn config_loads_partially_and_names_bad_keys_and_ranges() {
     assert!(missing.contains("nope.toml"), "{missing}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The config shown in the README loads as it is.
+#[test]
+fn readme_config_example_loads() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("```toml\n")
+        .expect("a toml block in the README")
+        + 8;
+    let len = readme[start..].find("```").unwrap();
+    let dir = scratch("readme-config");
+    let path = dir.join("crossleak.toml");
+    std::fs::write(&path, &readme[start..start + len]).unwrap();
+    let config = crossleak::pipeline::Config::load(&path).unwrap();
+    assert_eq!(config.columns.catalog["listed_at"], "first_seen");
+    assert_eq!(config.params.leak.max_lag_days, 180);
+    std::fs::remove_dir_all(&dir).ok();
+}
