@@ -217,7 +217,8 @@ pub fn detect_onsets(
 ) -> Vec<BestsellerEvent> {
     let weekly = grid.weekly();
     let weeks = grid.days / 7;
-    let top_threshold = top_thresholds(&weekly, weeks, params.top_share);
+    let ranks = WeekRanks::new(&weekly, weeks);
+    let top_threshold = ranks.top_thresholds(params.top_share);
     weekly
         .par_iter()
         .enumerate()
@@ -242,7 +243,7 @@ pub fn detect_onsets(
                         |best, (i, &v)| if v > best.1 { (i, v) } else { best },
                     );
             let peak_week = week + peak_week;
-            let rank_percentile = percentile_rank(&weekly, peak_week, peak);
+            let rank_percentile = ranks.percentile(peak_week, peak);
             Some(BestsellerEvent {
                 product: p,
                 product_id: products.id[p].clone(),
@@ -272,24 +273,45 @@ fn baseline_of(series: &[f64], week: usize, params: &TrendParams) -> f64 {
     recent.max(long_run).max(params.baseline_floor)
 }
 
-/// Weekly unit level of the top `share` of products, per week (infinite when rule 2 is off).
-fn top_thresholds(weekly: &[Vec<f64>], weeks: usize, share: f64) -> Vec<f64> {
-    if share <= 0.0 || weekly.is_empty() {
-        return vec![f64::INFINITY; weeks];
-    }
-    (0..weeks)
-        .map(|w| {
-            let mut v: Vec<f64> = weekly.iter().map(|s| s[w]).collect();
-            v.sort_by(f64::total_cmp);
-            let k = ((v.len() as f64) * (1.0 - share)).floor() as usize;
-            v[k.min(v.len() - 1)].max(f64::MIN_POSITIVE)
-        })
-        .collect()
+/// Every product's units in each week, sorted: one sort per week serves the top-seller
+/// thresholds and every rank percentile.
+struct WeekRanks {
+    sorted: Vec<Vec<f64>>,
 }
 
-fn percentile_rank(weekly: &[Vec<f64>], week: usize, value: f64) -> f64 {
-    let below = weekly.iter().filter(|s| s[week] < value).count();
-    below as f64 / weekly.len().max(1) as f64
+impl WeekRanks {
+    fn new(weekly: &[Vec<f64>], weeks: usize) -> WeekRanks {
+        let sorted = (0..weeks)
+            .into_par_iter()
+            .map(|w| {
+                let mut v: Vec<f64> = weekly.iter().map(|s| s[w]).collect();
+                v.sort_by(f64::total_cmp);
+                v
+            })
+            .collect();
+        WeekRanks { sorted }
+    }
+
+    /// Weekly unit level of the top `share` of products, per week (infinite when rule 2 is
+    /// off).
+    fn top_thresholds(&self, share: f64) -> Vec<f64> {
+        self.sorted
+            .iter()
+            .map(|v| {
+                if share <= 0.0 || v.is_empty() {
+                    return f64::INFINITY;
+                }
+                let k = ((v.len() as f64) * (1.0 - share)).floor() as usize;
+                v[k.min(v.len() - 1)].max(f64::MIN_POSITIVE)
+            })
+            .collect()
+    }
+
+    /// Share of products selling less than `value` in `week`.
+    fn percentile(&self, week: usize, value: f64) -> f64 {
+        let v = &self.sorted[week];
+        v.partition_point(|&x| x < value) as f64 / v.len().max(1) as f64
+    }
 }
 
 /// The first onset period of one product's weekly series, its rule and rise factor.
