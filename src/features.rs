@@ -1,11 +1,13 @@
 //! Similarity features of candidate pairs, one `ndarray` row per pair.
 //!
-//! Every similarity is in [0, 1] with 1.0 meaning identical. Optional attributes (brand,
-//! category, price, image hash, numbers) are represented explicitly: each has a value column and
-//! a `has_*` column that is 1.0 when both sides carry the attribute and 0.0 when not; a missing
-//! value is 0.0 and never read as disagreement.
+//! Every similarity is in [0, 1] with 1.0 meaning identical. Optional attributes (model codes,
+//! numbers, brand, category, price, image hash) are represented explicitly: each has a value
+//! column and a `has_*` column that is 1.0 when the pair carries the attribute and 0.0 when
+//! not; a missing value is 0.0 and never read as disagreement. Besides the dense columns, each
+//! pair keeps the tokens found in exactly one of its two titles ([`PairFeatures::differing`]),
+//! which a supervised model can weigh word by word ("upgrade", "mac", "refill").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -14,11 +16,16 @@ use crate::index::{AnalyzedTitle, CandidatePair};
 use crate::text::{token_kind, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
-pub const FEATURE_NAMES: [&str; 14] = [
+pub const FEATURE_NAMES: [&str; 19] = [
     "word_cosine",
     "char_cosine",
     "token_jaccard",
+    "token_sort_similarity",
+    "rare_token_share",
+    "containment",
     "length_ratio",
+    "code_agreement",
+    "has_codes",
     "number_agreement",
     "has_numbers",
     "brand_agreement",
@@ -38,6 +45,9 @@ pub const N_FEATURES: usize = FEATURE_NAMES.len();
 pub fn feature_index(name: &str) -> Option<usize> {
     FEATURE_NAMES.iter().position(|n| *n == name)
 }
+
+/// Longest text (in characters) compared by [`indel_similarity`]; longer titles are cut there.
+pub const MAX_EDIT_CHARS: usize = 512;
 
 /// The attributes of one record that features use besides its title.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -94,6 +104,63 @@ pub struct Side<'a> {
     pub attrs: &'a [RecordAttrs],
 }
 
+/// Features of a list of pairs: the dense matrix and each pair's differing tokens.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PairFeatures {
+    /// One row per pair, columns [`FEATURE_NAMES`].
+    pub x: Array2<f64>,
+    /// Per pair, the distinct tokens found in exactly one of the two titles, sorted.
+    pub differing: Vec<Vec<String>>,
+}
+
+impl PairFeatures {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.x.nrows() == 0
+    }
+
+    /// The pairs at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> PairFeatures {
+        PairFeatures {
+            x: self.x.select(ndarray::Axis(0), rows),
+            differing: rows.iter().map(|&i| self.differing[i].clone()).collect(),
+        }
+    }
+
+    /// The pairs of several tables, one after the other.
+    pub fn concat(parts: &[&PairFeatures]) -> PairFeatures {
+        let mut x = Array2::zeros((parts.iter().map(|p| p.len()).sum(), N_FEATURES));
+        let mut differing = Vec::with_capacity(x.nrows());
+        let mut at = 0;
+        for p in parts {
+            for ((i, j), v) in p.x.indexed_iter() {
+                x[[at + i, j]] = *v;
+            }
+            differing.extend(p.differing.iter().cloned());
+            at += p.len();
+        }
+        PairFeatures { x, differing }
+    }
+
+    /// Builds from per-pair rows.
+    pub fn from_rows(rows: Vec<([f64; N_FEATURES], Vec<String>)>) -> PairFeatures {
+        let mut x = Array2::zeros((rows.len(), N_FEATURES));
+        let mut differing = Vec::with_capacity(rows.len());
+        for (i, (r, d)) in rows.into_iter().enumerate() {
+            for (j, v) in r.iter().enumerate() {
+                x[[i, j]] = *v;
+            }
+            differing.push(d);
+        }
+        PairFeatures { x, differing }
+    }
+}
+
 /// Features of one pair of records.
 pub fn pair_features(
     a: &AnalyzedTitle,
@@ -107,17 +174,40 @@ pub fn pair_features(
     let sa: HashSet<&str> = a.tokens.iter().map(String::as_str).collect();
     let sb: HashSet<&str> = b.tokens.iter().map(String::as_str).collect();
     f[2] = jaccard(&sa, &sb);
+    f[3] = token_sort_similarity(&a.tokens, &b.tokens);
+    let (wa, wb) = (token_weights(a), token_weights(b));
+    let weight = |m: &HashMap<&str, f64>| m.values().sum::<f64>();
+    let common: f64 = wa
+        .iter()
+        .filter(|(t, _)| wb.contains_key(*t))
+        .map(|(_, w)| w)
+        .sum();
+    let (ta, tb) = (weight(&wa), weight(&wb));
+    f[4] = if ta + tb - common > 0.0 {
+        common / (ta + tb - common)
+    } else {
+        1.0
+    };
+    f[5] = if ta.min(tb) > 0.0 {
+        (common / ta.min(tb)).min(1.0)
+    } else {
+        f64::from(u8::from(ta == tb))
+    };
     let (la, lb) = (a.tokens.len() as f64, b.tokens.len() as f64);
-    f[3] = if la.max(lb) > 0.0 {
+    f[6] = if la.max(lb) > 0.0 {
         la.min(lb) / la.max(lb)
     } else {
         1.0
     };
+    if let Some(c) = code_agreement(&a.tokens, &b.tokens) {
+        f[7] = c;
+        f[8] = 1.0;
+    }
     let na = numeric_tokens(&a.tokens);
     let nb = numeric_tokens(&b.tokens);
     if !na.is_empty() && !nb.is_empty() {
-        f[4] = jaccard(&na, &nb);
-        f[5] = 1.0;
+        f[9] = jaccard(&na, &nb);
+        f[10] = 1.0;
     }
     // Brand: the brand of one side appears among the other side's brand or title tokens,
     // allowing one typo (edit or transposition) in brand words of four letters or more.
@@ -130,24 +220,164 @@ pub fn pair_features(
             })
     };
     if !aa.brand.is_empty() || !ba.brand.is_empty() {
-        f[7] = 1.0;
-        f[6] = f64::from(u8::from(brand_of(aa, &sb, ba) || brand_of(ba, &sa, aa)));
+        f[12] = 1.0;
+        f[11] = f64::from(u8::from(brand_of(aa, &sb, ba) || brand_of(ba, &sa, aa)));
     }
     if let (Some(ca), Some(cb)) = (&aa.category, &ba.category) {
-        f[8] = f64::from(u8::from(ca == cb));
-        f[9] = 1.0;
+        f[13] = f64::from(u8::from(ca == cb));
+        f[14] = 1.0;
     }
     // Prices in different currencies are not comparable without rates: treated as missing.
     if let (Some(pa), Some(pb), true) = (aa.price, ba.price, aa.currency == ba.currency) {
         // exp(-|ln(pa/pb)|) = min/max, in (0, 1].
-        f[10] = pa.min(pb) / pa.max(pb);
-        f[11] = 1.0;
+        f[15] = pa.min(pb) / pa.max(pb);
+        f[16] = 1.0;
     }
     if let (Some(ha), Some(hb)) = (aa.image_phash, ba.image_phash) {
-        f[12] = 1.0 - f64::from((ha ^ hb).count_ones()) / 64.0;
-        f[13] = 1.0;
+        f[17] = 1.0 - f64::from((ha ^ hb).count_ones()) / 64.0;
+        f[18] = 1.0;
     }
     f
+}
+
+/// The distinct tokens found in exactly one of the two titles, sorted.
+pub fn differing_tokens(a: &AnalyzedTitle, b: &AnalyzedTitle) -> Vec<String> {
+    let sa: HashSet<&str> = a.tokens.iter().map(String::as_str).collect();
+    let sb: HashSet<&str> = b.tokens.iter().map(String::as_str).collect();
+    let mut d: Vec<String> = sa
+        .symmetric_difference(&sb)
+        .map(|t| (*t).to_string())
+        .collect();
+    d.sort_unstable();
+    d
+}
+
+fn token_weights(a: &AnalyzedTitle) -> HashMap<&str, f64> {
+    a.tokens
+        .iter()
+        .zip(&a.weights)
+        .map(|(t, &w)| (t.as_str(), f64::from(w)))
+        .collect()
+}
+
+/// Agreement of model codes (tokens mixing letters and digits, such as `dscw120p`, `ct522`,
+/// `cs3`), or `None` when neither title has one. 1.0 when a code of one side appears in the
+/// other (as a token, or inside its tokens written together, so `dsc w120` holds `dscw120`);
+/// 0.5 when two codes differ only after a shared stem of at least four characters, at most
+/// one character longer (`dscw120p` and `dscw120b`: colour variants); 0.0 otherwise.
+///
+/// ```
+/// use crossleak::features::code_agreement;
+/// let t = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+/// assert_eq!(code_agreement(&t("sony dscw120p pink"), &t("sony dsc w120p")), Some(1.0));
+/// assert_eq!(code_agreement(&t("sony dscw120p"), &t("sony dscw120b")), Some(0.5));
+/// assert_eq!(code_agreement(&t("sony dscw120p"), &t("sony dscw150")), Some(0.0));
+/// assert_eq!(code_agreement(&t("pink camera"), &t("camera")), None);
+/// ```
+pub fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
+    let codes = |t: &'_ [String]| -> Vec<String> {
+        t.iter()
+            .filter(|x| token_kind(x) == TokenKind::ModelCode && x.chars().count() >= 3)
+            .cloned()
+            .collect()
+    };
+    let (ca, cb) = (codes(a), codes(b));
+    if ca.is_empty() && cb.is_empty() {
+        return None;
+    }
+    let (ja, jb) = (a.concat(), b.concat());
+    let found = |codes: &[String], other: &[String], joined: &str| {
+        codes
+            .iter()
+            .any(|c| other.contains(c) || (c.chars().count() >= 4 && joined.contains(c.as_str())))
+    };
+    if found(&ca, b, &jb) || found(&cb, a, &ja) {
+        return Some(1.0);
+    }
+    let variant = ca.iter().any(|x| {
+        cb.iter().any(|y| {
+            let x: Vec<char> = x.chars().collect();
+            let y: Vec<char> = y.chars().collect();
+            let stem = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+            stem >= 4 && x.len().max(y.len()) <= stem + 1
+        })
+    });
+    Some(if variant { 0.5 } else { 0.0 })
+}
+
+/// Similarity of the two token lists sorted and joined, so word order does not count:
+/// [`indel_similarity`] of the joined strings.
+pub fn token_sort_similarity(a: &[String], b: &[String]) -> f64 {
+    let sorted = |t: &[String]| {
+        let mut v: Vec<&str> = t.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v.join(" ")
+    };
+    indel_similarity(&sorted(a), &sorted(b))
+}
+
+/// Normalised indel similarity `2 * LCS / (|a| + |b|)` over characters (the edit ratio of
+/// insertions and deletions), in [0, 1]; two empty strings are identical. Texts are cut at
+/// [`MAX_EDIT_CHARS`]. The longest common subsequence is computed bit-parallel, 64
+/// characters of `a` per machine word (Hyyrö, "Bit-parallel LCS-length computation
+/// revisited", AWOCA 2004), so a pair costs `|b| * ceil(|a| / 64)` word operations.
+///
+/// ```
+/// use crossleak::features::indel_similarity;
+/// assert_eq!(indel_similarity("abc", "abc"), 1.0);
+/// assert_eq!(indel_similarity("", ""), 1.0);
+/// assert_eq!(indel_similarity("abc", ""), 0.0);
+/// assert!((indel_similarity("kitten", "sitting") - 8.0 / 13.0).abs() < 1e-12);
+/// ```
+pub fn indel_similarity(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.chars().take(MAX_EDIT_CHARS).collect();
+    let b: Vec<char> = b.chars().take(MAX_EDIT_CHARS).collect();
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    2.0 * lcs_len(&a, &b) as f64 / (a.len() + b.len()) as f64
+}
+
+fn lcs_len(a: &[char], b: &[char]) -> usize {
+    let blocks = a.len().div_ceil(64);
+    let mut slot: HashMap<char, usize> = HashMap::new();
+    let mut masks: Vec<u64> = Vec::new();
+    for (i, c) in a.iter().enumerate() {
+        let s = *slot.entry(*c).or_insert_with(|| {
+            masks.extend(std::iter::repeat_n(0, blocks));
+            masks.len() / blocks - 1
+        });
+        masks[s * blocks + i / 64] |= 1 << (i % 64);
+    }
+    let mut v = vec![!0u64; blocks];
+    for c in b {
+        let Some(&s) = slot.get(c) else { continue };
+        let m = &masks[s * blocks..(s + 1) * blocks];
+        let mut carry = false;
+        for (vk, &mk) in v.iter_mut().zip(m) {
+            let u = *vk & mk;
+            let (sum, c1) = vk.overflowing_add(u);
+            let (sum, c2) = sum.overflowing_add(u64::from(carry));
+            carry = c1 || c2;
+            *vk = sum | (*vk & !mk);
+        }
+    }
+    let tail = a.len() % 64;
+    v.iter()
+        .enumerate()
+        .map(|(k, &w)| {
+            let valid = if k + 1 == blocks && tail != 0 {
+                (1u64 << tail) - 1
+            } else {
+                !0
+            };
+            (!w & valid).count_ones() as usize
+        })
+        .sum()
 }
 
 /// True when `a` and `b` differ by at most one insertion, deletion, substitution or
@@ -195,7 +425,7 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
 fn numeric_tokens(tokens: &[String]) -> HashSet<&str> {
     tokens
         .iter()
-        .filter(|t| token_kind(t) != TokenKind::Word)
+        .filter(|t| matches!(token_kind(t), TokenKind::Number | TokenKind::Quantity))
         .map(String::as_str)
         .collect()
 }
@@ -218,31 +448,24 @@ pub fn jaccard(a: &HashSet<&str>, b: &HashSet<&str>) -> f64 {
     inter / ((a.len() + b.len()) as f64 - inter)
 }
 
-/// Feature matrix of candidate pairs (query side = foreign listings, target side = home
-/// products), one row per pair in input order, computed in parallel.
+/// Features of candidate pairs (query side = foreign listings, target side = home products),
+/// one row per pair in input order, computed in parallel.
 pub fn feature_matrix(
     pairs: &[CandidatePair],
     queries: Side<'_>,
     targets: Side<'_>,
-) -> Array2<f64> {
-    let rows: Vec<[f64; N_FEATURES]> = pairs
+) -> PairFeatures {
+    let rows: Vec<([f64; N_FEATURES], Vec<String>)> = pairs
         .par_iter()
         .map(|p| {
-            pair_features(
-                &queries.titles[p.query],
-                &queries.attrs[p.query],
-                &targets.titles[p.target],
-                &targets.attrs[p.target],
+            let (q, t) = (&queries.titles[p.query], &targets.titles[p.target]);
+            (
+                pair_features(q, &queries.attrs[p.query], t, &targets.attrs[p.target]),
+                differing_tokens(q, t),
             )
         })
         .collect();
-    let mut m = Array2::zeros((rows.len(), N_FEATURES));
-    for (i, r) in rows.iter().enumerate() {
-        for (j, v) in r.iter().enumerate() {
-            m[[i, j]] = *v;
-        }
-    }
-    m
+    PairFeatures::from_rows(rows)
 }
 
 #[cfg(test)]

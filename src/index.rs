@@ -100,6 +100,13 @@ impl TermVocab {
         self.idf[id as usize]
     }
 
+    /// IDF of a term; a term unknown to the vocabulary gets the largest IDF (seen once).
+    pub fn weight(&self, term: &str) -> f32 {
+        self.ids
+            .get(term)
+            .map_or(self.unknown_idf, |&id| self.idf[id as usize])
+    }
+
     /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
     fn vectorize(&self, terms: &[String]) -> SparseVec {
         // Ordered map: the norm is summed in a fixed order, so output is bit-identical run to run.
@@ -137,6 +144,8 @@ impl TermVocab {
 pub struct AnalyzedTitle {
     /// Canonical tokens in order.
     pub tokens: Vec<String>,
+    /// IDF of each token, same order (rare tokens weigh more).
+    pub weights: Vec<f32>,
     /// Word TF-IDF vector.
     pub words: SparseVec,
     /// Character n-gram TF-IDF vector.
@@ -175,6 +184,7 @@ impl TfIdf {
         AnalyzedTitle {
             words: self.words.vectorize(&tokens),
             chars: self.chars.vectorize(&grams),
+            weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
             tokens,
         }
     }

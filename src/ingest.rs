@@ -508,6 +508,97 @@ impl Kind {
     }
 }
 
+/// Reads a delimited text file (plain or gzip-compressed) with every column as text, for
+/// files outside the sales and catalog contract: labelled pair files and catalogs to link.
+/// `table` names the file in errors; `quote` is the quoting character (`None`: fields are
+/// never quoted). Missing file, directory, empty file, header only, compressed data that is
+/// not gzip, non-UTF-8 bytes and parser failures all come back as errors naming the file.
+pub fn read_text_table(
+    path: &Path,
+    table: &str,
+    delimiter: u8,
+    quote: Option<u8>,
+) -> Result<DataFrame> {
+    if check_file(table, path)? == 0 {
+        return Err(empty(table, path));
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<DataFrame> {
+        let mut magic = [0u8; 4];
+        let n = std::fs::File::open(path)
+            .and_then(|f| f.take(4).read(&mut magic))
+            .map_err(|e| unreadable(table, path, e.to_string()))?;
+        let reader = match compression_of(&magic[..n]) {
+            Some("gzip") => {
+                let bytes = gunzip(table, path)?;
+                if bytes.is_empty() {
+                    return Err(empty(table, path));
+                }
+                LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([bytes.into()])))
+            }
+            Some(other) => {
+                return Err(unreadable(
+                    table,
+                    path,
+                    format!("the file looks {other}-compressed, which is not supported; decompress it first"),
+                ))
+            }
+            None => LazyCsvReader::new(pl_path(table, path)?),
+        };
+        let df = text_options(reader, delimiter, quote)
+            .finish()
+            .and_then(|lf| lf.collect())
+            .map_err(|e| polars_failure(table, path, e))?;
+        if df
+            .get_column_names()
+            .iter()
+            .any(|n| n.contains('\u{fffd}'))
+        {
+            return Err(not_utf8(table, path, "the header"));
+        }
+        Ok(df)
+    }));
+    let df = match outcome {
+        Ok(result) => result?,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".into());
+            return Err(unreadable(
+                table,
+                path,
+                format!("the reader failed: {what}"),
+            ));
+        }
+    };
+    if df.height() == 0 {
+        return Err(empty(table, path));
+    }
+    Ok(df)
+}
+
+/// The text of column `name` of a table read by [`read_text_table`], blanks as `None`;
+/// the column is found ignoring a byte-order mark and surrounding spaces.
+pub fn text_column(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<String>>> {
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let actual = find_column(&names, name).ok_or_else(|| Error::MissingColumn {
+        table: table.into(),
+        column: name.into(),
+        available: names.iter().map(|n| clean_name(n).to_string()).collect(),
+    })?;
+    let col = df.column(actual)?.cast(&DataType::String)?;
+    let ca = col.str()?;
+    Ok(ca
+        .iter()
+        .map(|v| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from))
+        .collect())
+}
+
 /// File formats, chosen by extension.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Format {
@@ -736,7 +827,13 @@ fn open_scan(table: &str, path: &Path, format: Format) -> Result<LazyFrame> {
 }
 
 fn csv_options(reader: LazyCsvReader) -> LazyCsvReader {
+    text_options(reader, b',', Some(b'"'))
+}
+
+fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> LazyCsvReader {
     reader
+        .with_separator(delimiter)
+        .with_quote_char(quote)
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_glob(false)

@@ -67,6 +67,7 @@ pub mod index;
 pub mod ingest;
 pub mod leak;
 pub mod matcher;
+pub mod pairs;
 pub mod pipeline;
 pub mod report;
 pub mod synth;
@@ -75,13 +76,13 @@ pub mod trend;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};
-pub use crate::features::{RecordAttrs, FEATURE_NAMES};
+pub use crate::features::{PairFeatures, RecordAttrs, FEATURE_NAMES};
 pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel, TableKind,
 };
 pub use crate::leak::{LeakAlert, LeakParams, SellerFinding, Timing};
-pub use crate::matcher::{LogisticModel, MatchModel, MixtureModel};
+pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, TrendParams};

@@ -17,7 +17,7 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{feature_index, FEATURE_NAMES, N_FEATURES};
+use crate::features::{feature_index, PairFeatures, FEATURE_NAMES, N_FEATURES};
 use crate::{Error, Result};
 
 /// A fitted match model.
@@ -31,12 +31,23 @@ pub enum MatchModel {
 }
 
 impl MatchModel {
-    /// Log-odds contributions of each feature for one pair, named; the log-odds of a match is
-    /// their sum plus [`MatchModel::prior_log_odds`].
-    pub fn contributions(&self, row: ArrayView1<'_, f64>) -> [f64; N_FEATURES] {
+    /// Names of the terms [`MatchModel::contributions`] returns, in order: the feature columns,
+    /// then (logistic model) one `differs:<token>` term per token of its vocabulary.
+    pub fn term_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = FEATURE_NAMES.iter().map(|n| (*n).to_string()).collect();
+        if let MatchModel::Logistic(m) = self {
+            names.extend(m.tokens.iter().map(|t| format!("differs:{t}")));
+        }
+        names
+    }
+
+    /// Log-odds contributions of each term for pair `i` of `f`, in the order of
+    /// [`MatchModel::term_names`]; the log-odds of a match is their sum plus
+    /// [`MatchModel::prior_log_odds`].
+    pub fn contributions(&self, f: &PairFeatures, i: usize) -> Vec<f64> {
         match self {
-            MatchModel::Mixture(m) => m.contributions(row),
-            MatchModel::Logistic(m) => m.contributions(row),
+            MatchModel::Mixture(m) => m.contributions(f.x.row(i)),
+            MatchModel::Logistic(m) => m.contributions(f.x.row(i), &f.differing[i]),
         }
     }
 
@@ -48,35 +59,33 @@ impl MatchModel {
         }
     }
 
-    /// Match probability of one feature row.
-    pub fn predict_row(&self, row: ArrayView1<'_, f64>) -> f64 {
-        sigmoid(self.prior_log_odds() + self.contributions(row).iter().sum::<f64>())
+    /// Match probability of pair `i`, scored alone.
+    pub fn predict_row(&self, f: &PairFeatures, i: usize) -> f64 {
+        sigmoid(self.prior_log_odds() + self.contributions(f, i).iter().sum::<f64>())
     }
 
-    /// Match probability of every row, rows grouped by query (`groups[i]` is row `i`'s query;
-    /// rows of one query are contiguous). The mixture model allows at most one match per
-    /// group; the logistic model scores each row alone. Groups are scored in parallel.
-    pub fn predict_grouped(&self, x: &Array2<f64>, groups: &[usize]) -> Vec<f64> {
+    /// Match probability of every pair, pairs grouped by query (`groups[i]` is pair `i`'s
+    /// query; pairs of one query are contiguous). The mixture model allows at most one match
+    /// per group; the logistic model scores each pair alone. Groups are scored in parallel.
+    pub fn predict_grouped(&self, f: &PairFeatures, groups: &[usize]) -> Vec<f64> {
         match self {
             MatchModel::Mixture(m) => {
                 let bounds = group_bounds(groups);
                 let per: Vec<Vec<f64>> = bounds
                     .par_iter()
-                    .map(|&(s, e)| m.group_posterior(x, s, e).0)
+                    .map(|&(s, e)| m.group_posterior(&f.x, s, e).0)
                     .collect();
                 per.into_iter().flatten().collect()
             }
-            MatchModel::Logistic(_) => (0..x.nrows())
-                .into_par_iter()
-                .map(|i| self.predict_row(x.row(i)))
-                .collect(),
+            MatchModel::Logistic(_) => self.predict(f),
         }
     }
 
-    /// Match probability of every row, each row scored alone.
-    pub fn predict(&self, x: &Array2<f64>) -> Array1<f64> {
-        x.axis_iter(Axis(0))
-            .map(|row| self.predict_row(row))
+    /// Match probability of every pair, each scored alone, in parallel.
+    pub fn predict(&self, f: &PairFeatures) -> Vec<f64> {
+        (0..f.len())
+            .into_par_iter()
+            .map(|i| self.predict_row(f, i))
             .collect()
     }
 
@@ -88,15 +97,23 @@ impl MatchModel {
         }
     }
 
-    /// A short explanation: the features that moved the log-odds most, strongest first.
-    pub fn explain(&self, row: ArrayView1<'_, f64>, top: usize) -> String {
-        let c = self.contributions(row);
-        let mut order: Vec<usize> = (0..N_FEATURES).filter(|&i| c[i].abs() > 0.05).collect();
+    /// A short explanation of pair `i`: the terms that moved the log-odds most, strongest
+    /// first, as `name=value (contribution)`.
+    pub fn explain(&self, f: &PairFeatures, i: usize, top: usize) -> String {
+        let c = self.contributions(f, i);
+        let names = self.term_names();
+        let mut order: Vec<usize> = (0..c.len()).filter(|&j| c[j].abs() > 0.05).collect();
         order.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()).then(a.cmp(&b)));
         order
             .iter()
             .take(top)
-            .map(|&i| format!("{}={:.2} ({:+.1})", FEATURE_NAMES[i], row[i], c[i]))
+            .map(|&j| {
+                if j < N_FEATURES {
+                    format!("{}={:.2} ({:+.1})", names[j], f.x[[i, j]], c[j])
+                } else {
+                    format!("{} ({:+.1})", names[j], c[j])
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -210,10 +227,11 @@ impl MixtureModel {
                 x.nrows()
             )));
         }
-        let spec: [(&str, Option<&str>, Density); 7] = [
+        let spec: [(&str, Option<&str>, Density); 8] = [
             ("word_cosine", None, Density::LogitGaussian),
             ("char_cosine", None, Density::LogitGaussian),
             ("token_jaccard", None, Density::LogitGaussian),
+            ("code_agreement", Some("has_codes"), Density::ThreeLevel),
             ("number_agreement", Some("has_numbers"), Density::ThreeLevel),
             ("brand_agreement", Some("has_brand"), Density::Bernoulli),
             (
@@ -358,8 +376,8 @@ impl MixtureModel {
         (a.iter().map(|v| (v - lse).exp()).collect(), base + lse)
     }
 
-    fn contributions(&self, row: ArrayView1<'_, f64>) -> [f64; N_FEATURES] {
-        let mut c = [0.0; N_FEATURES];
+    fn contributions(&self, row: ArrayView1<'_, f64>) -> Vec<f64> {
+        let mut c = vec![0.0; N_FEATURES];
         for f in &self.features {
             if f.present.is_some_and(|p| row[p] < 0.5) {
                 continue;
@@ -499,48 +517,198 @@ impl Stats {
     }
 }
 
-/// Logistic regression on the pair features, fitted with `linfa-logistic`.
+/// Options of the supervised fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogisticParams {
+    /// L2 penalties tried; the one with the best validation F1 is kept (default 0.3, 1, 3).
+    pub alphas: Vec<f64>,
+    /// A differing token becomes a term when it differs in at least this many training pairs
+    /// (default 3); 0 turns token terms off.
+    pub min_token_pairs: usize,
+    /// At most this many token terms, the most frequent first (default 2,000).
+    pub max_tokens: usize,
+    /// Iterations of the optimiser (default 100, as scikit-learn's L-BFGS solver).
+    pub max_iterations: u64,
+}
+
+impl Default for LogisticParams {
+    fn default() -> Self {
+        LogisticParams {
+            alphas: vec![0.3, 1.0, 3.0],
+            min_token_pairs: 3,
+            max_tokens: 2000,
+            max_iterations: 100,
+        }
+    }
+}
+
+/// Logistic regression on the pair features and on the tokens that differ between the two
+/// titles, fitted with `linfa-logistic`; probabilities calibrated on validation pairs (Platt,
+/// "Probabilistic outputs for support vector machines", 1999) and the threshold chosen there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticModel {
-    /// Weight of each feature (log-odds per unit).
+    /// Weight of each feature column (log-odds per unit).
     pub weights: Vec<f64>,
+    /// Token vocabulary of the `differs:` terms.
+    pub tokens: Vec<String>,
+    /// Weight of each token term (log-odds when the token is in one title only).
+    pub token_weights: Vec<f64>,
     /// Intercept (log-odds).
     pub intercept: f64,
     /// Decision threshold on the probability.
     pub threshold: f64,
+    /// L2 penalty the model was fitted with.
+    pub alpha: f64,
+}
+
+/// What a supervised fit tried and chose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitSummary {
+    /// Validation F1 at the tuned threshold for each penalty tried, in order.
+    pub validation_f1: Vec<(f64, f64)>,
+    /// The chosen penalty.
+    pub alpha: f64,
+    /// Token terms in the model.
+    pub token_terms: usize,
 }
 
 impl LogisticModel {
-    /// Fits on labelled pairs with L2 penalty `alpha`; the threshold is 0.5 until
+    /// Fits on labelled training pairs for each penalty of `params`, calibrates each on the
+    /// validation pairs, tunes its threshold there for F1, and keeps the best.
+    pub fn train(
+        train: &PairFeatures,
+        train_labels: &[bool],
+        valid: &PairFeatures,
+        valid_labels: &[bool],
+        params: &LogisticParams,
+    ) -> Result<(LogisticModel, FitSummary)> {
+        if params.alphas.is_empty() {
+            return Err(Error::Param {
+                name: "logistic.alphas".into(),
+                value: "[]".into(),
+                expected: "at least one penalty > 0".into(),
+            });
+        }
+        let mut best: Option<(f64, LogisticModel)> = None;
+        let mut tried = Vec::new();
+        for &alpha in &params.alphas {
+            let mut m = LogisticModel::fit(train, train_labels, alpha, params)?;
+            m.calibrate(valid, valid_labels)?;
+            let f1 = m.tune_threshold(valid, valid_labels);
+            tried.push((alpha, f1));
+            if best.as_ref().is_none_or(|(b, _)| f1 > *b) {
+                best = Some((f1, m));
+            }
+        }
+        let (_, model) = best.expect("at least one penalty was tried");
+        let summary = FitSummary {
+            validation_f1: tried,
+            alpha: model.alpha,
+            token_terms: model.tokens.len(),
+        };
+        Ok((model, summary))
+    }
+
+    /// Fits on labelled pairs with L2 penalty `alpha` > 0; the threshold is 0.5 until
     /// [`LogisticModel::tune_threshold`] picks one on validation pairs.
-    pub fn fit(x: &Array2<f64>, labels: &[bool], alpha: f64) -> Result<LogisticModel> {
+    pub fn fit(
+        f: &PairFeatures,
+        labels: &[bool],
+        alpha: f64,
+        params: &LogisticParams,
+    ) -> Result<LogisticModel> {
         use linfa::prelude::Fit;
-        if labels.len() != x.nrows() {
+        check_labels(f, labels)?;
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(Error::Param {
+                name: "logistic.alphas".into(),
+                value: alpha.to_string(),
+                expected: "penalties > 0".into(),
+            });
+        }
+        let positives = labels.iter().filter(|&&l| l).count();
+        if positives == 0 || positives == labels.len() {
             return Err(Error::Model(format!(
-                "{} labels for {} rows",
-                labels.len(),
-                x.nrows()
+                "a supervised match model needs both matching and non-matching pairs; got {positives} matches in {} pairs",
+                labels.len()
             )));
         }
+        let tokens = token_vocabulary(f, params);
+        let x = design(f, &tokens);
         let y = Array1::from(labels.to_vec());
-        let data = linfa::Dataset::new(x.clone(), y);
+        let data = linfa::Dataset::new(x, y);
         let fitted = linfa_logistic::LogisticRegression::default()
             .alpha(alpha)
-            .max_iterations(500)
+            .max_iterations(params.max_iterations)
             .fit(&data)?;
         // linfa labels the larger class positive: orient the weights towards "match".
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        let w: Vec<f64> = fitted.params().iter().map(|w| sign * w).collect();
         Ok(LogisticModel {
-            weights: fitted.params().iter().map(|w| sign * w).collect(),
+            weights: w[..N_FEATURES].to_vec(),
+            token_weights: w[N_FEATURES..].to_vec(),
+            tokens,
             intercept: sign * fitted.intercept(),
             threshold: 0.5,
+            alpha,
         })
     }
 
-    /// Picks the threshold that maximises F1 on labelled validation pairs.
-    pub fn tune_threshold(&mut self, x: &Array2<f64>, labels: &[bool]) {
+    /// Platt scaling on labelled validation pairs: fits `p = sigmoid(a z + b)` on the model's
+    /// log-odds `z` by Newton's method (targets smoothed as in Platt's paper) and folds `a`
+    /// and `b` into the weights, so contributions stay exact log-odds.
+    pub fn calibrate(&mut self, f: &PairFeatures, labels: &[bool]) -> Result<()> {
+        check_labels(f, labels)?;
         let model = MatchModel::Logistic(self.clone());
-        let p = model.predict(x);
+        let z: Vec<f64> = (0..f.len())
+            .map(|i| model.prior_log_odds() + model.contributions(f, i).iter().sum::<f64>())
+            .collect();
+        let pos = labels.iter().filter(|&&l| l).count() as f64;
+        let neg = labels.len() as f64 - pos;
+        let (hi, lo) = ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0));
+        let t: Vec<f64> = labels.iter().map(|&l| if l { hi } else { lo }).collect();
+        let (mut a, mut b) = (1.0, 0.0);
+        for _ in 0..100 {
+            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
+            for (zi, ti) in z.iter().zip(&t) {
+                let p = sigmoid(a * zi + b);
+                let d = p - ti;
+                let w = p * (1.0 - p);
+                ga += d * zi;
+                gb += d;
+                haa += w * zi * zi;
+                hab += w * zi;
+                hbb += w;
+            }
+            let det = haa * hbb - hab * hab;
+            if det.abs() < 1e-12 {
+                break;
+            }
+            let da = (hbb * ga - hab * gb) / det;
+            let db = (haa * gb - hab * ga) / det;
+            a -= da;
+            b -= db;
+            if da.abs() < 1e-9 && db.abs() < 1e-9 {
+                break;
+            }
+        }
+        if !(a.is_finite() && b.is_finite() && a > 0.0) {
+            return Err(Error::Model(
+                "calibration failed: the validation pairs do not rank matches above non-matches"
+                    .into(),
+            ));
+        }
+        self.weights.iter_mut().for_each(|w| *w *= a);
+        self.token_weights.iter_mut().for_each(|w| *w *= a);
+        self.intercept = a * self.intercept + b;
+        Ok(())
+    }
+
+    /// Picks the threshold that maximises F1 on labelled validation pairs; returns that F1.
+    pub fn tune_threshold(&mut self, f: &PairFeatures, labels: &[bool]) -> f64 {
+        let model = MatchModel::Logistic(self.clone());
+        let p = model.predict(f);
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         let positives = labels.iter().filter(|&&l| l).count() as f64;
@@ -549,22 +717,82 @@ impl LogisticModel {
             if labels[i] {
                 tp += 1.0;
             }
+            // Only cut between distinct probabilities.
+            let next = order.get(k + 1).map_or(0.0, |&j| p[j]);
+            if next == p[i] {
+                continue;
+            }
             let f1 = 2.0 * tp / ((k + 1) as f64 + positives);
             if f1 > best.0 {
-                let next = order.get(k + 1).map_or(0.0, |&j| p[j]);
                 best = (f1, (p[i] + next) / 2.0);
             }
         }
         self.threshold = best.1;
+        best.0
     }
 
-    fn contributions(&self, row: ArrayView1<'_, f64>) -> [f64; N_FEATURES] {
-        let mut c = [0.0; N_FEATURES];
+    fn contributions(&self, row: ArrayView1<'_, f64>, differing: &[String]) -> Vec<f64> {
+        let mut c = vec![0.0; N_FEATURES + self.tokens.len()];
         for (i, w) in self.weights.iter().enumerate().take(N_FEATURES) {
             c[i] = w * row[i];
         }
+        for t in differing {
+            if let Ok(j) = self.tokens.binary_search(t) {
+                c[N_FEATURES + j] = self.token_weights[j];
+            }
+        }
         c
     }
+}
+
+fn check_labels(f: &PairFeatures, labels: &[bool]) -> Result<()> {
+    if labels.len() != f.len() || f.differing.len() != f.len() {
+        return Err(Error::Model(format!(
+            "{} labels for {} pairs",
+            labels.len(),
+            f.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Tokens differing in at least `min_token_pairs` pairs, the `max_tokens` most frequent
+/// (ties by token), sorted.
+fn token_vocabulary(f: &PairFeatures, params: &LogisticParams) -> Vec<String> {
+    if params.min_token_pairs == 0 || params.max_tokens == 0 {
+        return Vec::new();
+    }
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for d in &f.differing {
+        for t in d {
+            *counts.entry(t.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut kept: Vec<(&str, usize)> = counts
+        .into_iter()
+        .filter(|&(_, c)| c >= params.min_token_pairs)
+        .collect();
+    kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    kept.truncate(params.max_tokens);
+    let mut tokens: Vec<String> = kept.into_iter().map(|(t, _)| t.to_string()).collect();
+    tokens.sort();
+    tokens
+}
+
+/// The dense design matrix: feature columns, then one 0/1 column per vocabulary token.
+fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f64> {
+    let mut x = Array2::zeros((f.len(), N_FEATURES + tokens.len()));
+    for ((i, j), v) in f.x.indexed_iter() {
+        x[[i, j]] = *v;
+    }
+    for (i, d) in f.differing.iter().enumerate() {
+        for t in d {
+            if let Ok(j) = tokens.binary_search(t) {
+                x[[i, N_FEATURES + j]] = 1.0;
+            }
+        }
+    }
+    x
 }
 
 #[cfg(test)]
@@ -573,7 +801,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// Rows of features where matches have high similarities and agreeing numbers.
-    fn sample(n: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
+    fn sample(n: usize, seed: u64) -> (PairFeatures, Vec<bool>) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut x = Array2::zeros((n, N_FEATURES));
         let mut y = Vec::with_capacity(n);
@@ -591,22 +819,28 @@ mod tests {
             x[[i, col("number_agreement")]] = if m || rng.gen_bool(0.1) { 1.0 } else { 0.0 };
             y.push(m);
         }
-        (x, y)
+        (plain(x), y)
     }
 
-    fn accuracy(model: &MatchModel, x: &Array2<f64>, y: &[bool]) -> f64 {
-        let p = model.predict(x);
+    fn plain(x: Array2<f64>) -> PairFeatures {
+        let differing = vec![Vec::new(); x.nrows()];
+        PairFeatures { x, differing }
+    }
+
+    fn accuracy(model: &MatchModel, f: &PairFeatures, y: &[bool]) -> f64 {
+        let p = model.predict(f);
         let t = model.threshold();
         p.iter().zip(y).filter(|(p, y)| (**p >= t) == **y).count() as f64 / y.len() as f64
     }
 
     #[test]
     fn mixture_separates_matches_without_labels() {
-        let (x, y) = sample(2000, 1);
-        let groups: Vec<usize> = (0..x.nrows()).collect();
-        let model =
-            MatchModel::Mixture(MixtureModel::fit(&x, &groups, &MixtureParams::default()).unwrap());
-        assert!(accuracy(&model, &x, &y) > 0.97);
+        let (f, y) = sample(2000, 1);
+        let groups: Vec<usize> = (0..f.len()).collect();
+        let model = MatchModel::Mixture(
+            MixtureModel::fit(&f.x, &groups, &MixtureParams::default()).unwrap(),
+        );
+        assert!(accuracy(&model, &f, &y) > 0.97);
         let back = MatchModel::from_json(&model.to_json().unwrap()).unwrap();
         assert_eq!(back, model);
     }
@@ -648,7 +882,7 @@ mod tests {
         let groups: Vec<usize> = (0..n * k).map(|i| i / k).collect();
         let model =
             MatchModel::Mixture(MixtureModel::fit(&x, &groups, &MixtureParams::default()).unwrap());
-        let p = model.predict_grouped(&x, &groups);
+        let p = model.predict_grouped(&plain(x), &groups);
         let correct = p
             .iter()
             .zip(&truth)
@@ -669,15 +903,33 @@ mod tests {
     }
 
     #[test]
-    fn logistic_learns_and_explains() {
-        let (x, y) = sample(1500, 2);
-        let (vx, vy) = sample(500, 3);
-        let mut m = LogisticModel::fit(&x, &y, 1e-3).unwrap();
-        m.tune_threshold(&vx, &vy);
+    fn logistic_learns_tokens_calibrates_and_explains() {
+        let (mut f, y) = sample(1500, 2);
+        let (mut vf, vy) = sample(500, 3);
+        // A word that differs only in non-matching pairs ("refill"), and one that differs
+        // everywhere ("promo"): the first must weigh against a match.
+        for (d, &m) in f.differing.iter_mut().zip(&y).chain(vf.differing.iter_mut().zip(&vy)) {
+            d.push("promo".into());
+            if !m {
+                d.insert(0, "refill".into());
+            }
+        }
+        let (m, summary) =
+            LogisticModel::train(&f, &y, &vf, &vy, &LogisticParams::default()).unwrap();
+        assert_eq!(summary.validation_f1.len(), 3);
+        assert_eq!(m.tokens, ["promo", "refill"]);
+        assert!(m.token_weights[1] < -1.0, "{:?}", m.token_weights);
         let model = MatchModel::Logistic(m);
-        assert!(accuracy(&model, &vx, &vy) > 0.97);
-        let explanation = model.explain(vx.row(0), 3);
-        assert!(!explanation.is_empty());
+        assert!(accuracy(&model, &vf, &vy) > 0.97);
+        // Calibrated: the mean probability is close to the share of matches.
+        let p = model.predict(&vf);
+        let mean = p.iter().sum::<f64>() / p.len() as f64;
+        let share = vy.iter().filter(|&&v| v).count() as f64 / vy.len() as f64;
+        assert!((mean - share).abs() < 0.03, "{mean} vs {share}");
+        let i = vy.iter().position(|&v| !v).unwrap();
+        assert!(model.explain(&vf, i, 5).contains("differs:refill"));
+        let back = MatchModel::from_json(&model.to_json().unwrap()).unwrap();
+        assert_eq!(back.predict(&vf), p);
     }
 
     #[test]

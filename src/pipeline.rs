@@ -289,7 +289,7 @@ impl Detector {
         // Features and match probabilities.
         let home_attrs = attrs(&normalizer, &products);
         let foreign_attrs = attrs(&normalizer, &catalog);
-        let x = feature_matrix(
+        let features = feature_matrix(
             &pairs,
             Side {
                 titles: &foreign,
@@ -303,12 +303,16 @@ impl Detector {
         let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
         let match_model = match &self.model {
             Some(m) => m.clone(),
-            None => MatchModel::Mixture(MixtureModel::fit(&x, &groups, &p.matching.mixture)?),
+            None => MatchModel::Mixture(MixtureModel::fit(
+                &features.x,
+                &groups,
+                &p.matching.mixture,
+            )?),
         };
-        let prob = match_model.predict_grouped(&x, &groups);
+        let prob = match_model.predict_grouped(&features, &groups);
         let pooled = matches!(match_model, MatchModel::Mixture(_));
         let matches = best_matches(&pairs, &prob, match_model.threshold(), pooled, |row| {
-            let r = x.row(row);
+            let r = features.x.row(row);
             let get = |n: &str| feature_index(n).map_or(0.0, |i| r[i]);
             let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
             MatchEvidence {
@@ -317,7 +321,7 @@ impl Detector {
                 token_jaccard: get("token_jaccard"),
                 number_agreement: present("number_agreement", "has_numbers"),
                 price_similarity: present("price_similarity", "has_price"),
-                explanation: match_model.explain(r, 3),
+                explanation: match_model.explain(&features, row, 3),
             }
         });
 

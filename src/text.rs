@@ -159,8 +159,8 @@ impl Normalizer {
     }
 }
 
-/// Splits cleaned text into pieces: runs of letters/digits; a hyphen or slash between a letter
-/// run and a digit run joins them (model codes: `ct-522`); decimal separators between digits
+/// Splits cleaned text into pieces: runs of letters/digits; a hyphen inside a model code
+/// joins its parts (`ct-522`, `kx-tg6700b`; see `joins_code`); decimal separators between digits
 /// stay inside numbers; each Han character is its own piece.
 fn split_pieces(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
@@ -183,12 +183,7 @@ fn split_pieces(s: &str) -> Vec<String> {
             || ((c == '.' || c == ',') && prev.is_ascii_digit() && next.is_ascii_digit())
         {
             cur.push(c);
-        } else if c == '-'
-            && ((prev.is_alphabetic() && next.is_ascii_digit())
-                || (prev.is_ascii_digit()
-                    && next.is_alphabetic()
-                    && !is_unit_start(&chars[i + 1..])))
-        {
+        } else if c == '-' && joins_code(&cur, &chars[i + 1..]) {
             // Model code joiner: keep going without the hyphen.
         } else if c == '\'' && prev.is_alphabetic() && next.is_alphabetic() {
             // Apostrophes inside words: "men's" -> "mens".
@@ -198,6 +193,21 @@ fn split_pieces(s: &str) -> Vec<String> {
     }
     flush(&mut cur, &mut pieces);
     pieces
+}
+
+/// True when a hyphen between the piece so far and the run after it is inside a model code:
+/// the two runs together hold letters and digits (`ct-522`, `kx-tg6700b`, `dsc-w120`), and it
+/// is not a count before a unit (`2-kg`).
+fn joins_code(left: &str, rest: &[char]) -> bool {
+    let right: Vec<char> = rest.iter().take_while(|c| c.is_alphanumeric()).copied().collect();
+    if left.is_empty() || right.is_empty() || right.iter().any(|c| is_han(*c)) {
+        return false;
+    }
+    let has = |f: fn(&char) -> bool| left.chars().any(|c| f(&c)) || right.iter().any(f);
+    let (letters, digits) = (has(|c| c.is_alphabetic()), has(|c| c.is_ascii_digit()));
+    let count_before_unit =
+        left.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && is_unit_start(rest);
+    letters && digits && !count_before_unit
 }
 
 fn is_unit_start(rest: &[char]) -> bool {
@@ -657,6 +667,8 @@ mod tests {
     fn model_codes_stay_whole() {
         assert_eq!(toks("CT-522"), ["ct522"]);
         assert_eq!(toks("ct522"), ["ct522"]);
+        assert_eq!(toks("KX-TG6700B"), ["kxtg6700b"]);
+        assert_eq!(toks("wi-fi 2-kg"), ["wi", "fi", "2000g"]);
         assert_eq!(token_kind("ct522"), TokenKind::ModelCode);
         assert_eq!(token_kind("500ml"), TokenKind::Quantity);
         assert_eq!(token_kind("12"), TokenKind::Number);
