@@ -72,6 +72,7 @@ pub mod report;
 pub mod synth;
 pub mod text;
 pub mod trend;
+pub mod trend_eval;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};
