@@ -185,8 +185,8 @@ pub struct BestsellerEvent {
     pub rise_factor: f64,
     /// Rank percentile of the product among all products in the peak period (1.0 = top).
     pub rank_percentile: f64,
-    /// Share of the periods after onset (up to 3 times `sustain_weeks`) that stay above the
-    /// rise threshold, in [0, 1].
+    /// Share of the periods after onset (up to 3 times `sustain_weeks`, from the first period
+    /// that starts on or after the onset day) that stay above the rule's threshold, in [0, 1].
     pub confidence: f64,
     /// Rule that found the onset.
     pub rule: OnsetRule,
@@ -391,7 +391,10 @@ pub fn detect_onsets(
             let onset_day = cusum_onset(daily, week, params)
                 .unwrap_or_else(|| refine_onset(daily, week, params.sustain_weeks));
             let threshold = factor * baseline;
-            let after = &series[week..weeks.min(week + 3 * params.sustain_weeks)];
+            // Periods from the first one that starts on or after the onset day (the detection
+            // period may be the one before, partly up).
+            let first_full = onset_day.div_ceil(7).min(week + 1);
+            let after = &series[first_full..weeks.min(first_full + 3 * params.sustain_weeks)];
             let confidence = after.iter().filter(|&&v| v >= threshold).count() as f64
                 / after.len().max(1) as f64;
             let (peak_week, peak) =
