@@ -118,14 +118,19 @@ fn evaluate(params: &OnsetEvalParams) -> Result<(), String> {
     // Recall by injected height and by ramp length, to show where misses are.
     let found: std::collections::HashSet<usize> = events.iter().map(|e| e.product).collect();
     println!("rises by height: found/total");
-    for (lo, hi) in [(5.0, 6.0), (6.0, 8.0), (8.0, 12.0), (12.0, 20.1)] {
+    for (lo, hi) in [(5.0, 6.0), (6.0, 8.0), (8.0, 12.0), (12.0, f64::INFINITY)] {
         let (n, f) = tally(&set, &found, |t| t.height >= lo && t.height < hi);
-        println!("  {lo:>4.0}-{hi:<4.0}x {f}/{n}");
+        let label = if hi.is_finite() {
+            format!("{lo}-{hi}x")
+        } else {
+            format!(">= {lo}x")
+        };
+        println!("  {label:<10} {f}/{n}");
     }
     println!("rises by ramp length: found/total");
     for (lo, hi) in [(0, 0), (1, 4), (5, 9), (10, 14)] {
         let (n, f) = tally(&set, &found, |t| t.ramp_days >= lo && t.ramp_days <= hi);
-        println!("  {lo:>2}-{hi:<2} days {f}/{n}");
+        println!("  {:<10} {f}/{n}", format!("{lo}-{hi} days"));
     }
     let e = &score.onset_errors;
     let signed_median = if e.is_empty() { 0 } else { e[e.len() / 2] };
