@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 first=${1:-7}; last=${2:-16}; scale=${3:-1308}
 cargo build --release --quiet --example synth --example detect
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for followers in 6 0; do
   for seed in $(seq "$first" "$last"); do
     w="$tmp/w-$seed-$followers"
-    target/release/examples/synth --scale "$scale" --seed "$seed" --followers "$followers" --out "$w" >/dev/null
-    out=$(target/release/examples/detect --sales "$w/sales.parquet" --products "$w/products.csv" \
+    "$bin/synth" --scale "$scale" --seed "$seed" --followers "$followers" --out "$w" >/dev/null
+    out=$("$bin/detect" --sales "$w/sales.parquet" --products "$w/products.csv" \
       --catalog "$w/catalog.csv" --truth-alerts "$w/truth_alerts.csv" \
       --truth-sellers "$w/truth_sellers.csv" --truth-onsets "$w/truth_onsets.csv" --out "$w/out")
     flagged=$(grep -E '^sellers' <<<"$out" | sed 's/.*flagged //')

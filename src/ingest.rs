@@ -41,7 +41,8 @@ impl TableKind {
         }
     }
 
-    /// Logical columns this table must have.
+    /// Logical columns this table must have. For sales, `units` may be absent when `revenue` is
+    /// present: the demand series is then built from revenue (see [`SalesPanel::units`]).
     pub fn required(self) -> &'static [&'static str] {
         match self {
             TableKind::Sales => &["product_id", "date", "units"],
@@ -101,9 +102,10 @@ pub struct SalesPanel {
     pub product_id: Vec<String>,
     /// Date of each row.
     pub date: Vec<Date>,
-    /// Units sold (finite, >= 0).
-    pub units: Vec<f64>,
-    /// Revenue, when the column exists.
+    /// Units sold (finite, >= 0); `None` when the row gives only revenue.
+    pub units: Vec<Option<f64>>,
+    /// Revenue (finite, >= 0), when the column exists and the cell is filled. Every accepted row
+    /// has units, revenue or both.
     pub revenue: Vec<Option<f64>>,
     /// 1-based data row number in the source file.
     pub source_row: Vec<usize>,
@@ -280,9 +282,11 @@ impl Inputs {
 /// Reads the sales table.
 ///
 /// Required logical columns: `product_id`, `date`, `units`; optional: `revenue` (and `price`,
-/// which is not used). Rows with an empty product id, a date that is not `YYYY-MM-DD`, or
-/// units/revenue that are negative, not finite or not numbers are rejected. Several rows for the
-/// same product and date are all kept. One [`TableReport`] is appended to `report`.
+/// which is not used). The `units` column may be absent when `revenue` is present, and a row may
+/// leave units empty when it gives revenue: the trend stage then uses revenue. Rows with an empty
+/// product id, a date that is not `YYYY-MM-DD`, units/revenue that are negative, not finite or
+/// not numbers, or neither units nor revenue, are rejected. Several rows for the same product and
+/// date are all kept. One [`TableReport`] is appended to `report`.
 pub fn read_sales(
     path: &Path,
     columns: &ColumnMap,
@@ -300,8 +304,11 @@ pub fn read_sales(
         let parsed = (|| -> Result<_, Fault> {
             let product_id = required_text(&table, "product_id", i)?;
             let date = required_date(&table, "date", i)?;
-            let units = required_number(&table, "units", i)?;
+            let units = number(&table, "units", i)?;
             let revenue = number(&table, "revenue", i)?;
+            if units.is_none() && revenue.is_none() {
+                return Err(("units", "units is empty".to_string()));
+            }
             Ok((product_id, date, units, revenue))
         })();
         match parsed {
@@ -749,7 +756,15 @@ fn scan_and_collect(
         .chain(kind.optional().iter().map(|c| (*c, false)))
         // The sales price is part of the contract but not used: it is not read.
         .filter(|(c, _)| !(kind == TableKind::Sales && *c == "price"));
+    // Sales may give revenue instead of units.
+    let revenue_present = kind == TableKind::Sales
+        && find_column(
+            &names,
+            columns.get("revenue").map_or("revenue", |s| s.as_str()),
+        )
+        .is_some();
     for (logical, required) in logicals {
+        let required = required && !(revenue_present && logical == "units");
         let explicit = columns.get(logical);
         let wanted = explicit.map_or(logical, |s| s.as_str());
         let Some(actual) = find_column(&names, wanted) else {
@@ -1099,10 +1114,6 @@ fn number(t: &Table, c: &'static str, i: usize) -> Result<Option<f64>, Fault> {
     }
     // Normalise -0.0.
     Ok(Some(value + 0.0))
-}
-
-fn required_number(t: &Table, c: &'static str, i: usize) -> Result<f64, Fault> {
-    number(t, c, i)?.ok_or_else(|| (c, format!("{c} is empty")))
 }
 
 /// Parses a 64-bit perceptual hash written as exactly 16 hex digits.

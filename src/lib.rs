@@ -19,7 +19,8 @@
 //! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers.
 //!
 //! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
-//! and [`eval`] scores results against it.
+//! and [`eval`] scores results against it; [`trend_eval`] measures the onset stage on real
+//! Complete Journey demand curves with injected rises, promotions and launches.
 //!
 //! ```
 //! # fn main() -> crossleak::Result<()> {
@@ -46,9 +47,11 @@
 //!
 //! # Performance
 //!
-//! Candidate search, feature scoring and prediction run in parallel on a rayon pool sized by
-//! [`pipeline::DetectorParams::threads`]. Memory is dominated by the daily demand grid
-//! (4 bytes per product-day) and the inverted index of the home catalog.
+//! Candidate search, feature scoring, prediction and onset detection run in parallel on a rayon
+//! pool sized by [`pipeline::DetectorParams::threads`]. The trend stage on 100,000 products x
+//! 365 days (27 M sales rows) takes about a second on 2 cores (`benches/trend.rs`). Memory is
+//! dominated by the sales rows, the daily demand grid (4 bytes per product-day) and the
+//! inverted index of the home catalog.
 //!
 //! # Limitations
 //!
@@ -73,6 +76,7 @@ pub mod report;
 pub mod synth;
 pub mod text;
 pub mod trend;
+pub mod trend_eval;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};
@@ -85,7 +89,7 @@ pub use crate::leak::{LeakAlert, LeakParams, SellerFinding, Timing};
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
 pub use crate::text::Normalizer;
-pub use crate::trend::{BestsellerEvent, DemandGrid, TrendParams};
+pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};
 
 /// The README's code blocks, compiled as doctests.
 #[cfg(doctest)]

@@ -502,10 +502,10 @@ fn load_names() -> Result<Vec<SourceName>> {
         .collect())
 }
 
-/// Loads the curves, each normalised to mean 1 and blended half-and-half with its centred
-/// 7-day moving average (keeps seasonality and retail promotions, tames zero-inflation of
-/// low-count products).
-fn load_curves() -> Result<Vec<Vec<f64>>> {
+/// The embedded Complete Journey daily demand curves as they are: one `Vec` of daily units per
+/// curve (365 days, 2017-01-01..2017-12-31), in file order. Curves that are shorter than a week
+/// or never sell are skipped.
+pub(crate) fn raw_curves() -> Result<Vec<Vec<f64>>> {
     let text = gunzip(CURVES_GZ)?;
     let mut curves = Vec::new();
     for line in text.lines().skip(1) {
@@ -513,23 +513,34 @@ fn load_curves() -> Result<Vec<Vec<f64>>> {
             continue;
         };
         let raw: Vec<f64> = units.split(' ').filter_map(|x| x.parse().ok()).collect();
-        let n = raw.len();
-        let mean = raw.iter().sum::<f64>() / n.max(1) as f64;
-        if n < 7 || mean <= 0.0 {
+        if raw.len() < 7 || raw.iter().sum::<f64>() <= 0.0 {
             continue;
         }
-        let curve = (0..n)
-            .map(|t| {
-                let ma = (0..7).map(|k| raw[(t + n + k - 3) % n]).sum::<f64>() / 7.0;
-                0.5 * raw[t] / mean + 0.5 * ma / mean
-            })
-            .collect();
-        curves.push(curve);
+        curves.push(raw);
     }
     if curves.is_empty() {
         return Err(Error::Config("embedded demand curves are empty".into()));
     }
     Ok(curves)
+}
+
+/// Loads the curves, each normalised to mean 1 and blended half-and-half with its centred
+/// 7-day moving average (keeps seasonality and retail promotions, tames zero-inflation of
+/// low-count products).
+fn load_curves() -> Result<Vec<Vec<f64>>> {
+    Ok(raw_curves()?
+        .into_iter()
+        .map(|raw| {
+            let n = raw.len();
+            let mean = raw.iter().sum::<f64>() / n as f64;
+            (0..n)
+                .map(|t| {
+                    let ma = (0..7).map(|k| raw[(t + n + k - 3) % n]).sum::<f64>() / 7.0;
+                    0.5 * raw[t] / mean + 0.5 * ma / mean
+                })
+                .collect()
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,13 +706,13 @@ fn same_case(model: &str, word: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Random helpers
 
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = rng.gen::<f64>().max(1e-12);
     let u2: f64 = rng.gen();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> f64 {
+pub(crate) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> f64 {
     if lambda <= 0.0 {
         return 0.0;
     }
@@ -720,7 +731,7 @@ fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> f64 {
 }
 
 /// Independent stream `tag`/`index` of the seed, so parallel work stays deterministic.
-fn sub_rng(seed: u64, tag: u64, index: u64) -> ChaCha8Rng {
+pub(crate) fn sub_rng(seed: u64, tag: u64, index: u64) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     r.set_stream((tag << 48) ^ index);
     r

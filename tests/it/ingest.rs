@@ -103,7 +103,7 @@ fn good_sales_csv() {
     let s = s.unwrap();
     assert_eq!(s.product_id, ["p1", "p2", "p1"]);
     assert_eq!(s.date, [d("2024-01-01"), d("2024-01-02"), d("2024-01-01")]);
-    assert_eq!(s.units, [3.0, 0.0, 2.5]);
+    assert_eq!(s.units, [Some(3.0), Some(0.0), Some(2.5)]);
     assert_eq!(s.revenue, [Some(29.97), None, Some(10.0)]);
     assert_eq!(s.source_row, [1, 2, 3]);
     assert_eq!(
@@ -188,7 +188,7 @@ fn good_parquet_tables() {
     let s = s.unwrap();
     assert_eq!(s.product_id, ["p1", "p2"]);
     assert_eq!(s.date, [d("2024-01-01"), d("2024-01-03")]);
-    assert_eq!(s.units, [4.0, 0.0]);
+    assert_eq!(s.units, [Some(4.0), Some(0.0)]);
     assert_eq!(s.revenue, [Some(8.5), None]);
 
     // Products: integer ids, u64 hashes, string dates, float price.
@@ -280,7 +280,7 @@ fn parquet_wrong_type_is_an_error() {
     )
     .unwrap();
     let p = write_parquet(&dir, "sales.parquet", &mut df);
-    assert_eq!(sales(&p).0.unwrap().units, [1.0]);
+    assert_eq!(sales(&p).0.unwrap().units, [Some(1.0)]);
 }
 
 #[test]
@@ -400,7 +400,10 @@ fn compressed_inputs() {
     gz.write_all(SALES_CSV.as_bytes()).unwrap();
     let bytes = gz.finish().unwrap();
     let p = write(&dir, "sales.csv.gz", &bytes);
-    assert_eq!(sales(&p).0.unwrap().units, [3.0, 0.0, 2.5]);
+    assert_eq!(
+        sales(&p).0.unwrap().units,
+        [Some(3.0), Some(0.0), Some(2.5)]
+    );
     // Gzip bytes behind a plain .csv name are read too.
     let p = write(&dir, "sales.csv", &bytes);
     assert_eq!(sales(&p).0.unwrap().product_id, ["p1", "p2", "p1"]);
@@ -438,7 +441,7 @@ fn sales_rejected_rows() {
     let (s, report) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.source_row, [10, 11]);
-    assert_eq!(s.units, [1.0, 2.0]);
+    assert_eq!(s.units, [Some(1.0), Some(2.0)]);
     assert_eq!(
         report.rejected,
         [
@@ -555,7 +558,7 @@ fn column_map_renames_and_checks_keys() {
     let mut report = IngestReport::default();
     let s = read_sales(&p, &map, &mut report).unwrap();
     assert_eq!(
-        (s.product_id[0].as_str(), s.date[0], s.units[0]),
+        (s.product_id[0].as_str(), s.date[0], s.units[0].unwrap()),
         ("p1", d("2024-01-01"), 5.0)
     );
 
@@ -603,7 +606,7 @@ fn crlf_and_bom() {
     let (s, report) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.product_id, ["p1", "p2"]);
-    assert_eq!(s.units, [1.0, 2.0]);
+    assert_eq!(s.units, [Some(1.0), Some(2.0)]);
     assert!(report.rejected.is_empty());
 }
 

@@ -2,3 +2,4 @@
 mod ingest;
 mod pipeline;
 mod synth;
+mod trend;
