@@ -18,14 +18,12 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use crossleak::eval::score_sets;
-use crossleak::features::{feature_matrix, Side};
-use crossleak::ingest::{read_text_table, text_column};
-use crossleak::matcher::{MatchModel, MixtureModel, MixtureParams};
-use crossleak::pairs::{read_catalog_records, RecordAnalyzer};
-use crossleak::{CandidateIndex, Error};
+use crossleak::pairs::{
+    link_catalogs, read_catalog_records, read_id_pairs, Linkage, RecordCatalog,
+};
+use crossleak::Error;
 
 struct Args {
     left: PathBuf,
@@ -55,7 +53,11 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 let v = if value == "\\t" { "\t" } else { value.as_str() };
                 delimiter = match v.as_bytes() {
                     [b] if b.is_ascii() && *b != b'"' && *b != b'\n' => *b,
-                    _ => return Err(format!("--delimiter must be one ASCII character, got `{value}`")),
+                    _ => {
+                        return Err(format!(
+                            "--delimiter must be one ASCII character, got `{value}`"
+                        ))
+                    }
                 }
             }
             "--k" => {
@@ -102,7 +104,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
     let truth = args
         .truth
         .as_deref()
-        .map(|p| read_pairs_of_ids(p, args.delimiter))
+        .map(|p| read_id_pairs(p, args.delimiter))
         .transpose()?;
     println!(
         "left {} records (title={}), right {} records (title={})",
@@ -112,112 +114,48 @@ fn run(args: &Args) -> crossleak::Result<()> {
         right.roles.title
     );
 
-    let started = Instant::now();
-    let titles = left.records.iter().chain(&right.records).map(|r| r.title.as_str());
-    let analyzer = RecordAnalyzer::fit(titles, 3);
-    let (lt, la) = analyzer.analyze(&left.records);
-    let (rt, ra) = analyzer.analyze(&right.records);
-    let index = CandidateIndex::build(analyzer.model(), &lt);
-    let pairs = index.search(&rt, args.k);
-    let candidates_secs = started.elapsed().as_secs_f64();
-
-    let scoring = Instant::now();
-    let f = feature_matrix(
-        &pairs,
-        Side {
-            titles: &rt,
-            attrs: &ra,
-        },
-        Side {
-            titles: &lt,
-            attrs: &la,
-        },
-    );
-    let groups: Vec<usize> = pairs.iter().map(|p| p.query).collect();
-    let model = MatchModel::Mixture(MixtureModel::fit(&f.x, &groups, &MixtureParams::default())?);
-    let prob = model.predict_grouped(&f, &groups);
-    let scoring_secs = scoring.elapsed().as_secs_f64();
-
-    // Each right record: its most probable candidate, when its candidates' probabilities
-    // (at most one of them a match) add up to the threshold.
-    let mut matches: Vec<(usize, usize, f64)> = Vec::new();
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        if prob[start..end].iter().sum::<f64>() >= model.threshold() {
-            let best = (start..end)
-                .max_by(|&a, &b| prob[a].total_cmp(&prob[b]).then(b.cmp(&a)))
-                .expect("a group is never empty");
-            matches.push((best, q, prob[best]));
-        }
-        start = end;
-    }
+    let linkage = link_catalogs(&left, &right, args.k)?;
     let mut out = String::from("left_id,right_id,probability,explanation\n");
-    for &(row, q, p) in &matches {
+    for &row in &linkage.matches {
+        let (l, r) = linkage.ids(&left, &right, row);
         out.push_str(&format!(
             "{},{},{:.6},\"{}\"\n",
-            csv_field(&left.ids[pairs[row].target]),
-            csv_field(&right.ids[q]),
-            p,
-            model.explain(&f, row, 4).replace('"', "\"\"")
+            csv_field(l),
+            csv_field(r),
+            linkage.probabilities[row],
+            linkage
+                .model
+                .explain(&linkage.features, row, 4)
+                .replace('"', "\"\"")
         ));
     }
     std::fs::write(&args.out, out).map_err(|e| Error::io(&args.out, e))?;
-    let pairs_per_second = pairs.len() as f64 / scoring_secs.max(1e-9);
+    let pairs_per_second = linkage.pairs.len() as f64 / linkage.scoring_seconds.max(1e-9);
     println!(
         "candidates in {:.3} s, features + fit + prediction in {:.3} s; {} matches written to {}",
-        candidates_secs,
-        scoring_secs,
-        matches.len(),
+        linkage.candidate_seconds,
+        linkage.scoring_seconds,
+        linkage.matches.len(),
         args.out.display()
     );
-
     let mut last = format!(
         "candidates={} pairs_per_second={:.0}",
-        pairs.len(),
+        linkage.pairs.len(),
         pairs_per_second
     );
     if let Some(truth) = truth {
-        let candidate_set: HashSet<(&str, &str)> = pairs
-            .iter()
-            .map(|p| (left.ids[p.target].as_str(), right.ids[p.query].as_str()))
-            .collect();
-        let truth_set: HashSet<(&str, &str)> = truth
-            .iter()
-            .map(|(l, r)| (l.as_str(), r.as_str()))
-            .collect();
-        let found = truth_set.intersection(&candidate_set).count();
+        let recall_at_k = linkage.candidate_recall(&left, &right, &truth);
         if let Some(path) = &args.misses {
-            let (li, ri): (std::collections::HashMap<&str, usize>, std::collections::HashMap<&str, usize>) = (
-                left.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect(),
-                right.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect(),
-            );
-            let mut missed: Vec<&(&str, &str)> = truth_set.difference(&candidate_set).collect();
-            missed.sort();
-            let mut text = String::from("left_id,right_id,left_title,right_title\n");
-            for (l, r) in missed {
-                let title = |ids: &std::collections::HashMap<&str, usize>, c: &crossleak::pairs::RecordCatalog, id: &str| {
-                    ids.get(id).map_or(String::new(), |&i| c.records[i].title.clone())
-                };
-                text.push_str(&format!(
-                    "{},{},{},{}\n",
-                    csv_field(l),
-                    csv_field(r),
-                    csv_field(&title(&li, &left, l)),
-                    csv_field(&title(&ri, &right, r))
-                ));
-            }
-            std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+            write_misses(path, &linkage, &left, &right, &truth)?;
         }
-        let recall_at_k = found as f64 / truth_set.len().max(1) as f64;
-        let predicted = matches.iter().map(|&(row, q, _)| {
-            (
-                left.ids[pairs[row].target].as_str(),
-                right.ids[q].as_str(),
-            )
-        });
-        let s = score_sets(predicted, truth_set.iter().copied());
+        let predicted = linkage
+            .matches
+            .iter()
+            .map(|&row| linkage.ids(&left, &right, row));
+        let s = score_sets(
+            predicted,
+            truth.iter().map(|(l, r)| (l.as_str(), r.as_str())),
+        );
         last = format!(
             "recall@{}={:.4} {} precision={:.4} recall={:.4} f1={:.4}",
             args.k, recall_at_k, last, s.precision, s.recall, s.f1
@@ -227,32 +165,36 @@ fn run(args: &Args) -> crossleak::Result<()> {
     Ok(())
 }
 
-/// Matching id pairs: the first two columns of a delimited file with a header.
-fn read_pairs_of_ids(path: &std::path::Path, delimiter: u8) -> crossleak::Result<Vec<(String, String)>> {
-    let df = read_text_table(path, "truth", delimiter, None)?;
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
-    if names.len() < 2 {
-        return Err(Error::MissingColumn {
-            table: "truth".into(),
-            column: "a second column (right id)".into(),
-            available: names,
-        });
+/// Writes the true pairs that are not among the candidates, with both titles.
+fn write_misses(
+    path: &std::path::Path,
+    linkage: &Linkage,
+    left: &RecordCatalog,
+    right: &RecordCatalog,
+    truth: &[(String, String)],
+) -> crossleak::Result<()> {
+    let found: HashSet<(&str, &str)> = (0..linkage.pairs.len())
+        .map(|row| linkage.ids(left, right, row))
+        .collect();
+    let title = |c: &RecordCatalog, id: &str| {
+        c.ids
+            .iter()
+            .position(|x| x == id)
+            .map_or(String::new(), |i| c.records[i].title.clone())
+    };
+    let mut text = String::from("left_id,right_id,left_title,right_title\n");
+    for (l, r) in truth {
+        if !found.contains(&(l.as_str(), r.as_str())) {
+            text.push_str(&format!(
+                "{},{},{},{}\n",
+                csv_field(l),
+                csv_field(r),
+                csv_field(&title(left, l)),
+                csv_field(&title(right, r))
+            ));
+        }
     }
-    let l = text_column(&df, "truth", &names[0])?;
-    let r = text_column(&df, "truth", &names[1])?;
-    l.into_iter()
-        .zip(r)
-        .enumerate()
-        .map(|(i, pair)| match pair {
-            (Some(a), Some(b)) => Ok((a, b)),
-            _ => Err(Error::BadValue {
-                table: "truth".into(),
-                row: i + 1,
-                column: names[0].clone(),
-                reason: "both ids are needed".into(),
-            }),
-        })
-        .collect()
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
 fn csv_field(s: &str) -> String {

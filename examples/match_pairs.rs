@@ -18,9 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossleak::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams};
-use crossleak::pairs::{grouped_order, read_pairs, score_decisions, LabeledPairs, RecordAnalyzer};
-use crossleak::PairFeatures;
+use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
+use crossleak::pairs::{match_supervised, match_unsupervised, read_pairs, LabeledPairs};
 
 struct Args {
     train: Option<PathBuf>,
@@ -114,87 +113,57 @@ fn run(args: &Args) -> crossleak::Result<()> {
         r.category.as_deref().unwrap_or("-"),
         r.unused.join(", ")
     );
-    // The TF-IDF weights come from every title given (no labels involved).
-    let analyzer = RecordAnalyzer::fit(splits.iter().flat_map(|s| s.titles()), 3);
-    let test_f = analyzer.features(&test);
     let fit_started = Instant::now();
-    let mut test_rows: Vec<usize> = (0..test.len()).collect();
-    let mut grouped_test: Option<(PairFeatures, Vec<usize>)> = None;
-    let model = if args.unsupervised {
-        // Every given pair, labels ignored; each left record matches at most one right record
-        // (a catalog without duplicates), so pairs are grouped by left record.
-        let feats: Vec<PairFeatures> = splits.iter().map(|s| analyzer.features(s)).collect();
-        let all = PairFeatures::concat(&feats.iter().collect::<Vec<_>>());
-        let keys: Vec<&str> = splits
-            .iter()
-            .flat_map(|s| s.left.iter().map(|r| r.title.as_str()))
+    let run = if args.unsupervised {
+        let others: Vec<&LabeledPairs> = [train.as_ref(), valid.as_ref()]
+            .into_iter()
+            .flatten()
             .collect();
-        let score: Vec<f64> = all.x.rows().into_iter().map(|r| r[0] + r[1]).collect();
-        let (order, groups) = grouped_order(&keys, &score);
-        let sorted = all.select(&order);
-        let m = MixtureModel::fit(&sorted.x, &groups, &MixtureParams::default())?;
-        println!(
-            "unsupervised mixture: {} pairs in {} left-record groups, prior {:.3}, {} EM iterations",
-            sorted.len(),
-            groups.last().map_or(0, |g| g + 1),
-            m.prior,
-            m.iterations
-        );
-        // Test pairs sit at the end of `all`; keep their positions in the grouped order.
-        let offset = all.len() - test.len();
-        test_rows = vec![0; test.len()];
-        for (pos, &i) in order.iter().enumerate() {
-            if i >= offset {
-                test_rows[i - offset] = pos;
-            }
+        let run = match_unsupervised(&others, &test, &MixtureParams::default())?;
+        if let MatchModel::Mixture(m) = &run.model {
+            println!(
+                "unsupervised mixture: fitted on {} pairs grouped by left record, prior {:.3}, {} EM iterations",
+                splits.iter().map(|s| s.len()).sum::<usize>(),
+                m.prior,
+                m.iterations
+            );
         }
-        grouped_test = Some((sorted, groups));
-        MatchModel::Mixture(m)
+        run
     } else {
         let (train, valid) = (train.as_ref(), valid.as_ref());
         let (train, valid) = (train.expect("checked"), valid.expect("checked"));
-        let (m, summary) = LogisticModel::train(
-            &analyzer.features(train),
-            &train.labels,
-            &analyzer.features(valid),
-            &valid.labels,
-            &LogisticParams::default(),
-        )?;
-        let tried: Vec<String> = summary
-            .validation_f1
-            .iter()
-            .map(|(a, f)| format!("alpha {a}: {:.3}", f))
-            .collect();
-        println!(
-            "logistic: validation F1 {}; chosen alpha {}, {} token terms, threshold {:.3}",
-            tried.join(", "),
-            summary.alpha,
-            summary.token_terms,
-            m.threshold
-        );
-        MatchModel::Logistic(m)
-    };
-    let fit_secs = fit_started.elapsed().as_secs_f64();
-    let predict_started = Instant::now();
-    let prob: Vec<f64> = match &grouped_test {
-        Some((sorted, groups)) => {
-            let p = model.predict_grouped(sorted, groups);
-            test_rows.iter().map(|&pos| p[pos]).collect()
+        let run = match_supervised(train, valid, &test, &LogisticParams::default())?;
+        if let Some(summary) = &run.fit {
+            let tried: Vec<String> = summary
+                .validation_f1
+                .iter()
+                .map(|(a, f)| format!("alpha {a}: {f:.3}"))
+                .collect();
+            println!(
+                "logistic: validation F1 {}; chosen alpha {}, {} token terms, threshold {:.3}",
+                tried.join(", "),
+                summary.alpha,
+                summary.token_terms,
+                run.model.threshold()
+            );
         }
-        None => model.predict(&test_f),
+        run
     };
-    let predict_secs = predict_started.elapsed().as_secs_f64();
-    let decided: Vec<bool> = prob.iter().map(|&p| p >= model.threshold()).collect();
-    let s = score_decisions(&decided, &test.labels);
+    let s = run.scores;
     println!(
-        "test: {} pairs, tp {} fp {} fn {}; fit {:.2} s, prediction {:.3} s, total {:.2} s",
+        "test: {} pairs, tp {} fp {} fn {}; features, fit and prediction {:.2} s, total {:.2} s",
         test.len(),
         s.tp,
         s.fp,
         s.fn_,
-        fit_secs,
-        predict_secs,
+        fit_started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
+    );
+    let (model, prob, decided, test_f) = (
+        &run.model,
+        &run.probabilities,
+        &run.decisions,
+        &run.features,
     );
     if let Some(path) = &args.predictions {
         let mut out = String::from("row,probability,predicted,label,explanation\n");
@@ -205,7 +174,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
                 p,
                 u8::from(decided[i]),
                 u8::from(test.labels[i]),
-                model.explain(&test_f, i, 4).replace('"', "\"\"")
+                model.explain(test_f, i, 4).replace('"', "\"\"")
             ));
         }
         std::fs::write(path, out).map_err(|e| crossleak::Error::io(path, e))?;

@@ -555,11 +555,7 @@ pub fn read_text_table(
             .finish()
             .and_then(|lf| lf.collect())
             .map_err(|e| polars_failure(table, path, e))?;
-        if df
-            .get_column_names()
-            .iter()
-            .any(|n| n.contains('\u{fffd}'))
-        {
+        if df.get_column_names().iter().any(|n| n.contains('\u{fffd}')) {
             return Err(not_utf8(table, path, "the header"));
         }
         Ok(df)

@@ -590,13 +590,20 @@ impl LogisticModel {
                 expected: "at least one penalty > 0".into(),
             });
         }
+        // The penalties are fitted in parallel; the first best in the given order is kept.
+        let fitted: Vec<(f64, LogisticModel)> = params
+            .alphas
+            .par_iter()
+            .map(|&alpha| {
+                let mut m = LogisticModel::fit(train, train_labels, alpha, params)?;
+                m.calibrate(valid, valid_labels)?;
+                let f1 = m.tune_threshold(valid, valid_labels);
+                Ok((f1, m))
+            })
+            .collect::<Result<_>>()?;
+        let tried: Vec<(f64, f64)> = fitted.iter().map(|(f1, m)| (m.alpha, *f1)).collect();
         let mut best: Option<(f64, LogisticModel)> = None;
-        let mut tried = Vec::new();
-        for &alpha in &params.alphas {
-            let mut m = LogisticModel::fit(train, train_labels, alpha, params)?;
-            m.calibrate(valid, valid_labels)?;
-            let f1 = m.tune_threshold(valid, valid_labels);
-            tried.push((alpha, f1));
+        for (f1, m) in fitted {
             if best.as_ref().is_none_or(|(b, _)| f1 > *b) {
                 best = Some((f1, m));
             }
@@ -639,17 +646,21 @@ impl LogisticModel {
         let y = Array1::from(labels.to_vec());
         let data = linfa::Dataset::new(x, y);
         let fitted = linfa_logistic::LogisticRegression::default()
-            .alpha(alpha)
+            .alpha(alpha as f32)
             .max_iterations(params.max_iterations)
             .fit(&data)?;
         // linfa labels the larger class positive: orient the weights towards "match".
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-        let w: Vec<f64> = fitted.params().iter().map(|w| sign * w).collect();
+        let w: Vec<f64> = fitted
+            .params()
+            .iter()
+            .map(|w| sign * f64::from(*w))
+            .collect();
         Ok(LogisticModel {
             weights: w[..N_FEATURES].to_vec(),
             token_weights: w[N_FEATURES..].to_vec(),
             tokens,
-            intercept: sign * fitted.intercept(),
+            intercept: sign * f64::from(fitted.intercept()),
             threshold: 0.5,
             alpha,
         })
@@ -779,11 +790,12 @@ fn token_vocabulary(f: &PairFeatures, params: &LogisticParams) -> Vec<String> {
     tokens
 }
 
-/// The dense design matrix: feature columns, then one 0/1 column per vocabulary token.
-fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f64> {
+/// The dense design matrix: feature columns, then one 0/1 column per vocabulary token. Single
+/// precision: the fit reads this matrix many times and is bound by memory bandwidth.
+fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f32> {
     let mut x = Array2::zeros((f.len(), N_FEATURES + tokens.len()));
     for ((i, j), v) in f.x.indexed_iter() {
-        x[[i, j]] = *v;
+        x[[i, j]] = *v as f32;
     }
     for (i, d) in f.differing.iter().enumerate() {
         for t in d {
@@ -908,7 +920,12 @@ mod tests {
         let (mut vf, vy) = sample(500, 3);
         // A word that differs only in non-matching pairs ("refill"), and one that differs
         // everywhere ("promo"): the first must weigh against a match.
-        for (d, &m) in f.differing.iter_mut().zip(&y).chain(vf.differing.iter_mut().zip(&vy)) {
+        for (d, &m) in f
+            .differing
+            .iter_mut()
+            .zip(&y)
+            .chain(vf.differing.iter_mut().zip(&vy))
+        {
             d.push("promo".into());
             if !m {
                 d.insert(0, "refill".into());

@@ -14,10 +14,17 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::time::Instant;
+
 use crate::eval::Scores;
-use crate::features::{differing_tokens, pair_features, PairFeatures, RecordAttrs};
-use crate::index::{AnalyzedTitle, TfIdf};
+use crate::features::{
+    differing_tokens, feature_matrix, pair_features, PairFeatures, RecordAttrs, Side,
+};
+use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{read_text_table, text_column};
+use crate::matcher::{
+    FitSummary, LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams,
+};
 use crate::text::Normalizer;
 use crate::{Error, Result};
 
@@ -64,10 +71,15 @@ impl Roles {
         let brand = find(&["brand", "manufacturer"]);
         let price = find(&["price"]);
         let category = find(&["category"]);
-        let used: Vec<&String> = [Some(&title), brand.as_ref(), price.as_ref(), category.as_ref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let used: Vec<&String> = [
+            Some(&title),
+            brand.as_ref(),
+            price.as_ref(),
+            category.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let unused = attributes
             .iter()
             .filter(|a| !used.contains(a))
@@ -148,16 +160,18 @@ pub fn read_pairs(path: &Path) -> Result<LabeledPairs> {
     let labels = text_column(&df, table, "label")?
         .into_iter()
         .enumerate()
-        .map(|(i, v)| match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("1" | "1.0" | "true") => Ok(true),
-            Some("0" | "0.0" | "false") => Ok(false),
-            other => Err(Error::BadValue {
-                table: table.into(),
-                row: i + 1,
-                column: "label".into(),
-                reason: format!("expected 0 or 1, got {:?}", other.unwrap_or("")),
-            }),
-        })
+        .map(
+            |(i, v)| match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("1" | "1.0" | "true") => Ok(true),
+                Some("0" | "0.0" | "false") => Ok(false),
+                other => Err(Error::BadValue {
+                    table: table.into(),
+                    row: i + 1,
+                    column: "label".into(),
+                    reason: format!("expected 0 or 1, got {:?}", other.unwrap_or("")),
+                }),
+            },
+        )
         .collect::<Result<Vec<bool>>>()?;
     let (left, bad_left) = records(&df, table, "left_", &roles)?;
     let (right, bad_right) = records(&df, table, "right_", &roles)?;
@@ -365,6 +379,266 @@ pub fn grouped_order(keys: &[&str], score: &[f64]) -> (Vec<usize>, Vec<usize>) {
     });
     let groups = order.iter().map(|&i| group[i]).collect();
     (order, groups)
+}
+
+/// A matcher fitted and applied to the test pairs of a benchmark.
+#[derive(Clone, Debug)]
+pub struct PairRun {
+    /// The fitted model.
+    pub model: MatchModel,
+    /// What the supervised fit tried (`None` for the unsupervised model).
+    pub fit: Option<FitSummary>,
+    /// Features of the test pairs.
+    pub features: PairFeatures,
+    /// Match probability of each test pair.
+    pub probabilities: Vec<f64>,
+    /// Decision for each test pair (probability at or above the model's threshold).
+    pub decisions: Vec<bool>,
+    /// The decisions scored against the test labels.
+    pub scores: Scores,
+}
+
+impl PairRun {
+    fn new(
+        model: MatchModel,
+        fit: Option<FitSummary>,
+        features: PairFeatures,
+        probabilities: Vec<f64>,
+        labels: &[bool],
+    ) -> PairRun {
+        let decisions: Vec<bool> = probabilities
+            .iter()
+            .map(|&p| p >= model.threshold())
+            .collect();
+        let scores = score_decisions(&decisions, labels);
+        PairRun {
+            model,
+            fit,
+            features,
+            probabilities,
+            decisions,
+            scores,
+        }
+    }
+}
+
+/// Supervised matching of a benchmark: TF-IDF fitted on every title of the three files (no
+/// labels), [`LogisticModel::train`] on the training pairs with the validation pairs for
+/// penalty, calibration and threshold, then the test pairs scored.
+pub fn match_supervised(
+    train: &LabeledPairs,
+    valid: &LabeledPairs,
+    test: &LabeledPairs,
+    params: &LogisticParams,
+) -> Result<PairRun> {
+    let analyzer =
+        RecordAnalyzer::fit(train.titles().chain(valid.titles()).chain(test.titles()), 3);
+    let (model, summary) = LogisticModel::train(
+        &analyzer.features(train),
+        &train.labels,
+        &analyzer.features(valid),
+        &valid.labels,
+        params,
+    )?;
+    let model = MatchModel::Logistic(model);
+    let features = analyzer.features(test);
+    let probabilities = model.predict(&features);
+    Ok(PairRun::new(
+        model,
+        Some(summary),
+        features,
+        probabilities,
+        &test.labels,
+    ))
+}
+
+/// Unsupervised matching of a benchmark: no label is read except to score the test pairs at
+/// the end. The mixture model is fitted by EM on the features of every given pair (`others`
+/// and `test`), grouped by left record because a record of a catalog without duplicates
+/// matches at most one record of the other; test pairs are decided at the model's own
+/// threshold.
+pub fn match_unsupervised(
+    others: &[&LabeledPairs],
+    test: &LabeledPairs,
+    params: &MixtureParams,
+) -> Result<PairRun> {
+    let splits: Vec<&LabeledPairs> = others.iter().copied().chain([test]).collect();
+    let analyzer = RecordAnalyzer::fit(splits.iter().flat_map(|s| s.titles()), 3);
+    let feats: Vec<PairFeatures> = splits.iter().map(|s| analyzer.features(s)).collect();
+    let all = PairFeatures::concat(&feats.iter().collect::<Vec<_>>());
+    let keys: Vec<&str> = splits
+        .iter()
+        .flat_map(|s| s.left.iter().map(|r| r.title.as_str()))
+        .collect();
+    let score: Vec<f64> = all.x.rows().into_iter().map(|r| r[0] + r[1]).collect();
+    let (order, groups) = grouped_order(&keys, &score);
+    let sorted = all.select(&order);
+    let model = MatchModel::Mixture(MixtureModel::fit(&sorted.x, &groups, params)?);
+    let grouped = model.predict_grouped(&sorted, &groups);
+    // Test pairs sit at the end of `all`.
+    let offset = all.len() - test.len();
+    let mut probabilities = vec![0.0; test.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        if i >= offset {
+            probabilities[i - offset] = grouped[pos];
+        }
+    }
+    let features = feats.into_iter().last().unwrap_or_default();
+    Ok(PairRun::new(
+        model,
+        None,
+        features,
+        probabilities,
+        &test.labels,
+    ))
+}
+
+/// Two catalogs linked: candidates, their features, the fitted model and the matches.
+#[derive(Clone, Debug)]
+pub struct Linkage {
+    /// Candidate pairs: query = right record, target = left record; grouped by query.
+    pub pairs: Vec<CandidatePair>,
+    /// Features of the candidate pairs.
+    pub features: PairFeatures,
+    /// The unsupervised model fitted on the candidates.
+    pub model: MatchModel,
+    /// Match probability of each candidate pair.
+    pub probabilities: Vec<f64>,
+    /// Rows of `pairs` judged matches: for each right record, its most probable candidate when
+    /// its candidates' probabilities (at most one of them a match) add up to the threshold.
+    pub matches: Vec<usize>,
+    /// Seconds spent on TF-IDF fitting, analysis, indexing and search.
+    pub candidate_seconds: f64,
+    /// Seconds spent on features, model fit and prediction.
+    pub scoring_seconds: f64,
+}
+
+impl Linkage {
+    /// The `(left id, right id)` of candidate row `row`.
+    pub fn ids<'a>(
+        &self,
+        left: &'a RecordCatalog,
+        right: &'a RecordCatalog,
+        row: usize,
+    ) -> (&'a str, &'a str) {
+        let p = self.pairs[row];
+        (left.ids[p.target].as_str(), right.ids[p.query].as_str())
+    }
+
+    /// Share of `truth` pairs `(left id, right id)` found among the candidates.
+    pub fn candidate_recall(
+        &self,
+        left: &RecordCatalog,
+        right: &RecordCatalog,
+        truth: &[(String, String)],
+    ) -> f64 {
+        let found: HashSet<(&str, &str)> = (0..self.pairs.len())
+            .map(|row| self.ids(left, right, row))
+            .collect();
+        let truth: HashSet<(&str, &str)> = truth
+            .iter()
+            .map(|(l, r)| (l.as_str(), r.as_str()))
+            .collect();
+        truth.iter().filter(|t| found.contains(t)).count() as f64 / truth.len().max(1) as f64
+    }
+}
+
+/// Links two catalogs: TF-IDF fitted on both catalogs' titles, the left catalog indexed, each
+/// right record querying its `k` most similar left records; the mixture model fitted on the
+/// candidates without labels, each right record matching at most one left record.
+pub fn link_catalogs(left: &RecordCatalog, right: &RecordCatalog, k: usize) -> Result<Linkage> {
+    let started = Instant::now();
+    let titles = left
+        .records
+        .iter()
+        .chain(&right.records)
+        .map(|r| r.title.as_str());
+    let analyzer = RecordAnalyzer::fit(titles, 3);
+    let (lt, la) = analyzer.analyze(&left.records);
+    let (rt, ra) = analyzer.analyze(&right.records);
+    let index = CandidateIndex::build(analyzer.model(), &lt);
+    let pairs = index.search(&rt, k);
+    let candidate_seconds = started.elapsed().as_secs_f64();
+
+    let scoring = Instant::now();
+    let features = feature_matrix(
+        &pairs,
+        Side {
+            titles: &rt,
+            attrs: &ra,
+        },
+        Side {
+            titles: &lt,
+            attrs: &la,
+        },
+    );
+    let groups: Vec<usize> = pairs.iter().map(|p| p.query).collect();
+    let model = MatchModel::Mixture(MixtureModel::fit(
+        &features.x,
+        &groups,
+        &MixtureParams::default(),
+    )?);
+    let probabilities = model.predict_grouped(&features, &groups);
+    let scoring_seconds = scoring.elapsed().as_secs_f64();
+
+    let mut matches = Vec::new();
+    let mut start = 0;
+    while start < pairs.len() {
+        let q = pairs[start].query;
+        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
+        if probabilities[start..end].iter().sum::<f64>() >= model.threshold() {
+            let best = (start..end).max_by(|&a, &b| {
+                probabilities[a]
+                    .total_cmp(&probabilities[b])
+                    .then(b.cmp(&a))
+            });
+            matches.extend(best);
+        }
+        start = end;
+    }
+    Ok(Linkage {
+        pairs,
+        features,
+        model,
+        probabilities,
+        matches,
+        candidate_seconds,
+        scoring_seconds,
+    })
+}
+
+/// Matching id pairs: the first two columns of a delimited file with a header (never quoted),
+/// such as the `gt.csv` files of the benchmarks.
+pub fn read_id_pairs(path: &Path, delimiter: u8) -> Result<Vec<(String, String)>> {
+    let table = "truth";
+    let df = read_text_table(path, table, delimiter, None)?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    if names.len() < 2 {
+        return Err(Error::MissingColumn {
+            table: table.into(),
+            column: "a second column (right id)".into(),
+            available: names,
+        });
+    }
+    let l = text_column(&df, table, &names[0])?;
+    let r = text_column(&df, table, &names[1])?;
+    l.into_iter()
+        .zip(r)
+        .enumerate()
+        .map(|(i, pair)| match pair {
+            (Some(a), Some(b)) => Ok((a, b)),
+            (None, _) | (_, None) => Err(Error::BadValue {
+                table: table.into(),
+                row: i + 1,
+                column: names[0].clone(),
+                reason: "both ids are needed".into(),
+            }),
+        })
+        .collect()
 }
 
 /// Precision, recall and F1 of binary decisions against labels.

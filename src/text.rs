@@ -199,14 +199,20 @@ fn split_pieces(s: &str) -> Vec<String> {
 /// the two runs together hold letters and digits (`ct-522`, `kx-tg6700b`, `dsc-w120`), and it
 /// is not a count before a unit (`2-kg`).
 fn joins_code(left: &str, rest: &[char]) -> bool {
-    let right: Vec<char> = rest.iter().take_while(|c| c.is_alphanumeric()).copied().collect();
+    let right: Vec<char> = rest
+        .iter()
+        .take_while(|c| c.is_alphanumeric())
+        .copied()
+        .collect();
     if left.is_empty() || right.is_empty() || right.iter().any(|c| is_han(*c)) {
         return false;
     }
     let has = |f: fn(&char) -> bool| left.chars().any(|c| f(&c)) || right.iter().any(f);
     let (letters, digits) = (has(|c| c.is_alphabetic()), has(|c| c.is_ascii_digit()));
-    let count_before_unit =
-        left.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && is_unit_start(rest);
+    let count_before_unit = left
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && is_unit_start(rest);
     letters && digits && !count_before_unit
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::example;
 use crossleak::eval::score_sets;
 use crossleak::pipeline::{Detector, DetectorParams};
 use crossleak::synth::{generate, SynthParams, World};
@@ -111,17 +112,6 @@ fn no_followers_no_flags() {
             .collect::<Vec<_>>()
     );
     std::fs::remove_dir_all(&dir).ok();
-}
-
-/// The example binaries are built next to the test binary's `deps/` folder by `cargo test`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Bestseller onsets: the injection harness on real curves, revenue-only sales, category ranks,
 //! determinism across thread counts, and the `onset_eval` example.
 
-use std::path::PathBuf;
+use crate::example;
 use std::process::Command;
 
 use crossleak::ingest::{read_sales, Catalog, ColumnMap, IngestReport, SalesPanel, TableKind};
@@ -231,16 +231,6 @@ fn rank_rule_works_within_categories() {
         ..TrendParams::default()
     };
     assert!(detect_onsets(&grid, &products, &market).is_empty());
-}
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
 }
 
 #[test]

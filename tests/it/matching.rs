@@ -1,0 +1,186 @@
+//! The matcher on the public product-matching benchmarks in `datasets/benchmarks`: the
+//! test-split F1 each reaches (floors a little under the figures in the README), candidate
+//! recall on the whole catalogs, and the example programs' contracts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::example;
+use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
+use crossleak::pairs::{
+    link_catalogs, match_supervised, match_unsupervised, read_catalog_records, read_id_pairs,
+    read_pairs, LabeledPairs,
+};
+use crossleak::Error;
+
+fn bench_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets/benchmarks")
+        .join(name)
+}
+
+fn splits(name: &str, train: &str, valid: &str) -> (LabeledPairs, LabeledPairs, LabeledPairs) {
+    let d = bench_dir(name);
+    let read = |f: &str| read_pairs(&d.join(format!("{f}.csv.gz"))).unwrap();
+    (read(train), read(valid), read("test"))
+}
+
+/// Supervised and unsupervised test-split F1 of one benchmark.
+fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
+    let (train, valid, test) = splits(name, train, valid);
+    let sup = match_supervised(&train, &valid, &test, &LogisticParams::default()).unwrap();
+    let unsup = match_unsupervised(&[&train, &valid], &test, &MixtureParams::default()).unwrap();
+    // The supervised model round-trips through JSON with identical predictions.
+    let back = MatchModel::from_json(&sup.model.to_json().unwrap()).unwrap();
+    assert_eq!(back.predict(&sup.features), sup.probabilities);
+    (sup.scores.f1, unsup.scores.f1)
+}
+
+#[test]
+fn abt_buy_pairs() {
+    let (sup, unsup) = both("abt_buy", "train", "valid");
+    assert!(sup >= 0.85, "supervised F1 {sup}");
+    assert!(unsup >= 0.80, "unsupervised F1 {unsup}");
+}
+
+#[test]
+fn amazon_google_pairs() {
+    let (sup, unsup) = both("amazon_google", "train", "valid");
+    assert!(sup >= 0.72, "supervised F1 {sup}");
+    assert!(unsup >= 0.55, "unsupervised F1 {unsup}");
+}
+
+#[test]
+fn wdc_computers_small() {
+    let (sup, unsup) = both("wdc_computers", "train_small", "valid_small");
+    assert!(sup >= 0.65, "supervised F1 {sup}");
+    assert!(unsup >= 0.50, "unsupervised F1 {unsup}");
+}
+
+#[test]
+fn wdc_cameras_small() {
+    let (sup, unsup) = both("wdc_cameras", "train_small", "valid_small");
+    assert!(sup >= 0.72, "supervised F1 {sup}");
+    assert!(unsup >= 0.50, "unsupervised F1 {unsup}");
+}
+
+/// Candidate recall@10 on the whole catalogs, and the linked matches' F1.
+fn linked(name: &str, left: &str, right: &str, delimiter: u8) -> (f64, f64) {
+    let d = bench_dir(name);
+    let l = read_catalog_records(&d.join(format!("catalog_{left}.csv.gz")), delimiter).unwrap();
+    let r = read_catalog_records(&d.join(format!("catalog_{right}.csv.gz")), delimiter).unwrap();
+    let truth = read_id_pairs(&d.join("catalog_gt.csv.gz"), delimiter).unwrap();
+    let linkage = link_catalogs(&l, &r, 10).unwrap();
+    assert_eq!(linkage.pairs.len(), 10 * r.records.len());
+    let predicted = linkage.matches.iter().map(|&row| linkage.ids(&l, &r, row));
+    let s = crossleak::eval::score_sets(
+        predicted,
+        truth.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+    );
+    (linkage.candidate_recall(&l, &r, &truth), s.f1)
+}
+
+#[test]
+fn abt_buy_catalogs() {
+    let (recall, f1) = linked("abt_buy", "abt", "buy", b'|');
+    assert!(recall >= 0.99, "recall@10 {recall}");
+    assert!(f1 >= 0.85, "linked F1 {f1}");
+}
+
+#[test]
+fn amazon_google_catalogs() {
+    let (recall, f1) = linked("amazon_google", "amazon", "gp", b'#');
+    assert!(recall >= 0.99, "recall@10 {recall}");
+    assert!(f1 >= 0.60, "linked F1 {f1}");
+}
+
+#[test]
+fn pair_files_with_bad_labels_or_no_pairs_of_columns_are_errors() {
+    let dir = std::env::temp_dir().join(format!("crossleak-it-pairs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad_label.csv");
+    std::fs::write(&bad, "left_title,right_title,label\na,a,1\nb,c,maybe\n").unwrap();
+    match read_pairs(&bad) {
+        Err(Error::BadValue { row, column, .. }) => {
+            assert_eq!((row, column.as_str()), (2, "label"))
+        }
+        other => panic!("expected a bad label error, got {other:?}"),
+    }
+    let unpaired = dir.join("unpaired.csv");
+    std::fs::write(&unpaired, "left_title,label\na,1\n").unwrap();
+    let e = read_pairs(&unpaired).unwrap_err().to_string();
+    assert!(e.contains("left_<attribute>"), "{e}");
+    let dup = dir.join("dup.csv");
+    std::fs::write(&dup, "id,title\n1,a\n1,b\n").unwrap();
+    let e = read_catalog_records(&dup, b',').unwrap_err().to_string();
+    assert!(e.contains("appears twice"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn match_pairs_example_prints_scores_last_and_fails_cleanly() {
+    let d = bench_dir("wdc_cameras");
+    let out = Command::new(example("match_pairs"))
+        .args(["--unsupervised", "--test"])
+        .arg(d.join("test.csv.gz"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("precision=") && last.contains(" f1="),
+        "{last}"
+    );
+    let out = Command::new(example("match_pairs"))
+        .args(["--test", "missing.csv", "--unsupervised"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing.csv"), "{stderr}");
+}
+
+#[test]
+fn link_catalogs_example_prints_recall_last() {
+    let d = bench_dir("abt_buy");
+    let out_file =
+        std::env::temp_dir().join(format!("crossleak-it-link-{}.csv", std::process::id()));
+    let out = Command::new(example("link_catalogs"))
+        .arg("--left")
+        .arg(d.join("catalog_abt.csv.gz"))
+        .arg("--right")
+        .arg(d.join("catalog_buy.csv.gz"))
+        .arg("--truth")
+        .arg(d.join("catalog_gt.csv.gz"))
+        .args(["--delimiter", "|", "--k", "5", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    for key in [
+        "recall@5=",
+        "candidates=5380",
+        "pairs_per_second=",
+        "precision=",
+        "recall=",
+        "f1=",
+    ] {
+        assert!(last.contains(key), "{key} in {last}");
+    }
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    assert!(written.starts_with("left_id,right_id,probability,explanation"));
+    assert!(written.lines().count() > 500);
+    std::fs::remove_file(&out_file).ok();
+}
