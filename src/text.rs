@@ -13,10 +13,11 @@
 //! let n = Normalizer::default();
 //! assert_eq!(n.tokens("READY STOCK!!! Susu UHT 0,5 L Termurah"), ["milk", "uht", "500ml"]);
 //! assert_eq!(n.tokens("Kabel Data CT-522 hitam"), ["cable", "data", "ct522", "black"]);
+//! assert_eq!(n.tokens("Susu UHT 40 x 125 ml"), n.tokens("susu uht 40x125ml"));
 //! ```
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -52,41 +53,194 @@ pub fn token_kind(token: &str) -> TokenKind {
     }
 }
 
-/// The title normaliser. All steps are on by default; each can be turned off (for ablations).
-#[derive(Clone, Debug)]
+/// A step over the token list of a title, after tokenisation (see [`NormalizerBuilder`]).
+/// Implement it to add your own step (synonyms, a domain lexicon, a brand list).
+pub trait TokenFilter: Send + Sync + std::fmt::Debug {
+    /// Short name of the step (used by [`Normalizer::steps`] and [`Normalizer::without`]).
+    fn name(&self) -> &str;
+    /// Transforms the tokens of one title.
+    fn apply(&self, tokens: Vec<String>) -> Vec<String>;
+}
+
+/// The title normaliser: character steps, a tokeniser and a chain of [`TokenFilter`]s, built
+/// with [`Normalizer::builder`] as a text analyser is (`Default` is the standard chain).
+///
+/// Character steps, in this order: `escapes` (literal `\n`, `\t`, `\r` become spaces),
+/// `nfkc` (Unicode NFKC: full-width letters, ligatures), `case_fold`, `decorations` (emoji,
+/// symbols and decorative punctuation become spaces; off, each becomes a token of its own).
+/// The tokeniser splits on spaces and punctuation, keeps model codes whole (`CT-522` becomes
+/// `ct522`), puts each Han character in a token of its own and, with `units`, writes
+/// quantities canonically (`0,25 kg` becomes `250g`, `16x250gr` becomes `16x 250g`).
+/// Standard filters, in this order: `spam_words`, `stop_words`, `lexicon`, `han_bigrams`.
+/// [`CodeParts`] (codes also split at letter/digit borders) is available but not standard:
+/// it raises Abt-Buy matching and lowers the bundled world's alert precision (README).
+#[derive(Clone)]
 pub struct Normalizer {
-    /// Canonicalise quantities with units.
-    pub units: bool,
-    /// Drop stop and spam words.
-    pub stop_words: bool,
-    /// Map Indonesian product words to shared English concepts.
-    pub lexicon: bool,
+    nfkc: bool,
+    case_fold: bool,
+    escapes: bool,
+    decorations: bool,
+    units: bool,
+    filters: Vec<Arc<dyn TokenFilter>>,
+}
+
+impl std::fmt::Debug for Normalizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Normalizer")
+            .field("steps", &self.steps())
+            .finish()
+    }
 }
 
 impl Default for Normalizer {
     fn default() -> Self {
-        Normalizer {
-            units: true,
-            stop_words: true,
-            lexicon: true,
-        }
+        Normalizer::builder().standard().build()
+    }
+}
+
+/// Builds a [`Normalizer`] step by step; [`NormalizerBuilder::standard`] adds every standard
+/// step.
+#[derive(Clone, Debug, Default)]
+pub struct NormalizerBuilder {
+    inner: Option<Normalizer>,
+}
+
+impl NormalizerBuilder {
+    fn with(mut self, f: impl FnOnce(&mut Normalizer)) -> Self {
+        let mut n = self.inner.take().unwrap_or(Normalizer {
+            nfkc: false,
+            case_fold: false,
+            escapes: false,
+            decorations: false,
+            units: false,
+            filters: Vec::new(),
+        });
+        f(&mut n);
+        self.inner = Some(n);
+        self
+    }
+
+    /// Unicode NFKC.
+    pub fn nfkc(self) -> Self {
+        self.with(|n| n.nfkc = true)
+    }
+
+    /// Lower case.
+    pub fn case_fold(self) -> Self {
+        self.with(|n| n.case_fold = true)
+    }
+
+    /// Literal escape sequences (`\n`, `\t`, `\r`) become spaces.
+    pub fn escapes(self) -> Self {
+        self.with(|n| n.escapes = true)
+    }
+
+    /// Emoji, symbols and decorative punctuation become spaces.
+    pub fn decorations(self) -> Self {
+        self.with(|n| n.decorations = true)
+    }
+
+    /// Quantities with units and packs written canonically.
+    pub fn units(self) -> Self {
+        self.with(|n| n.units = true)
+    }
+
+    /// Appends a token filter.
+    pub fn filter(self, filter: impl TokenFilter + 'static) -> Self {
+        self.with(|n| n.filters.push(Arc::new(filter)))
+    }
+
+    /// Every standard step: the character steps, units, and the filters spam words, stop
+    /// words, the Indonesian-English lexicon and Han bigrams.
+    pub fn standard(self) -> Self {
+        self.nfkc()
+            .case_fold()
+            .escapes()
+            .decorations()
+            .units()
+            .filter(WordList::spam())
+            .filter(WordList::stop())
+            .filter(Lexicon::standard())
+            .filter(HanBigrams)
+    }
+
+    /// The normaliser.
+    pub fn build(self) -> Normalizer {
+        self.with(|_| {}).inner.expect("set by with")
     }
 }
 
 impl Normalizer {
-    /// NFKC, lower case, escapes and decoration removed; the text the tokens come from.
+    /// A builder with no step (add them, or call [`NormalizerBuilder::standard`]).
+    ///
+    /// ```
+    /// use crossleak::text::{Lexicon, Normalizer};
+    /// let n = Normalizer::builder().case_fold().decorations().filter(Lexicon::standard()).build();
+    /// assert_eq!(n.tokens("Kaos HITAM ★"), ["tshirt", "black"]);
+    /// ```
+    pub fn builder() -> NormalizerBuilder {
+        NormalizerBuilder::default()
+    }
+
+    /// Names of the active steps, in order.
+    pub fn steps(&self) -> Vec<String> {
+        let chars = [
+            ("escapes", self.escapes),
+            ("nfkc", self.nfkc),
+            ("case_fold", self.case_fold),
+            ("decorations", self.decorations),
+            ("units", self.units),
+        ];
+        chars
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| (*n).to_string())
+            .chain(self.filters.iter().map(|f| f.name().to_string()))
+            .collect()
+    }
+
+    /// The same normaliser without the step named `step` (for ablations); unchanged when no
+    /// step has that name.
+    pub fn without(&self, step: &str) -> Normalizer {
+        let mut n = self.clone();
+        match step {
+            "escapes" => n.escapes = false,
+            "nfkc" => n.nfkc = false,
+            "case_fold" => n.case_fold = false,
+            "decorations" => n.decorations = false,
+            "units" => n.units = false,
+            _ => n.filters.retain(|f| f.name() != step),
+        }
+        n
+    }
+
+    /// The text the tokens come from, after the character steps.
     pub fn clean(&self, raw: &str) -> String {
-        let unescaped = raw
-            .replace("\\n", " ")
-            .replace("\\t", " ")
-            .replace("\\r", " ");
-        let mut out = String::with_capacity(unescaped.len());
-        for c in unescaped.nfkc().flat_map(char::to_lowercase) {
-            if c.is_alphanumeric() || matches!(c, '.' | ',' | '-' | '/' | '\'' | '&' | '+') {
+        let unescaped = if self.escapes {
+            raw.replace("\\n", " ")
+                .replace("\\t", " ")
+                .replace("\\r", " ")
+        } else {
+            raw.to_string()
+        };
+        let composed: String = if self.nfkc {
+            unescaped.nfkc().collect()
+        } else {
+            unescaped
+        };
+        let mut out = String::with_capacity(composed.len());
+        let mut push = |c: char| {
+            if c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c) || !self.decorations
+            {
                 out.push(c);
             } else {
                 out.push(' ');
             }
+        };
+        if self.case_fold {
+            composed.chars().flat_map(char::to_lowercase).for_each(&mut push);
+        } else {
+            composed.chars().for_each(&mut push);
         }
         out
     }
@@ -99,26 +253,20 @@ impl Normalizer {
         let mut i = 0;
         while i < pieces.len() {
             let piece = pieces[i].as_str();
-            // Quantity written apart: "500 ml", "0,5 l".
-            if self.units && is_number(piece) && i + 1 < pieces.len() {
-                if let Some(q) = quantity(piece, &pieces[i + 1]) {
-                    out.push(q);
-                    i += 2;
-                    continue;
-                }
-            }
-            // Quantity written together: "500ml", "0,25kg".
             if self.units {
-                if let Some(split) =
-                    piece.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
-                {
-                    if split > 0 && is_number(&piece[..split]) {
-                        if let Some(q) = quantity(&piece[..split], &piece[split..]) {
-                            out.push(q);
-                            i += 1;
-                            continue;
-                        }
+                // Quantity written apart: "500 ml", "0,5 l", "40 x".
+                if is_number(piece) && i + 1 < pieces.len() {
+                    if let Some(q) = quantity(piece, &pieces[i + 1]) {
+                        out.push(q);
+                        i += 2;
+                        continue;
                     }
+                }
+                // Written together: "500ml", "0,25kg", packs "16x250gr".
+                if let Some(qs) = joined_quantity(piece) {
+                    out.extend(qs);
+                    i += 1;
+                    continue;
                 }
             }
             let piece = if is_number(piece) {
@@ -126,22 +274,11 @@ impl Normalizer {
             } else {
                 piece.to_string()
             };
-            if self.stop_words && is_stop(&piece) {
-                i += 1;
-                continue;
-            }
-            let piece = if self.lexicon {
-                lexicon()
-                    .get(piece.as_str())
-                    .map_or(piece, |c| (*c).to_string())
-            } else {
-                piece
-            };
             out.push(piece);
             i += 1;
         }
-        if self.stop_words {
-            drop_spam_phrases(&mut out);
+        for f in &self.filters {
+            out = f.apply(out);
         }
         out
     }
@@ -156,6 +293,254 @@ impl Normalizer {
             return vec![joined.iter().collect()];
         }
         joined.windows(n).map(|w| w.iter().collect()).collect()
+    }
+}
+
+fn is_inner_punct(c: char) -> bool {
+    matches!(c, '.' | ',' | '-' | '/' | '\'' | '&' | '+')
+}
+
+/// A quantity or pack written as one piece: `500ml`, `0,25kg`, `16x250gr` (pack of 16:
+/// `16x`, `250g`), `16x` alone.
+fn joined_quantity(piece: &str) -> Option<Vec<String>> {
+    let split = piece.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))?;
+    if split == 0 || !is_number(&piece[..split]) {
+        return None;
+    }
+    let (number, rest) = (&piece[..split], &piece[split..]);
+    if let Some(q) = quantity(number, rest) {
+        return Some(vec![q]);
+    }
+    let inner = rest.strip_prefix('x')?;
+    let count = quantity(number, "x")?;
+    let inner_split = inner.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))?;
+    let q = quantity(&inner[..inner_split], &inner[inner_split..])?;
+    Some(vec![count, q])
+}
+
+/// Drops the words of a list, and two-word phrases whose words are harmless alone
+/// (`ready stock`).
+#[derive(Clone, Debug)]
+pub struct WordList {
+    name: String,
+    words: HashSet<String>,
+    phrases: Vec<[String; 2]>,
+}
+
+impl WordList {
+    /// A list named `name` from text with one word per line (`#` starts a comment line).
+    pub fn from_lines(name: &str, text: &str) -> WordList {
+        WordList {
+            name: name.to_string(),
+            words: text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_lowercase)
+                .collect(),
+            phrases: Vec::new(),
+        }
+    }
+
+    /// Indonesian and English stop words (`datasets/text/stopwords_*.txt`).
+    pub fn stop() -> WordList {
+        let text = format!(
+            "{}\n{}",
+            include_str!("../datasets/text/stopwords_id.txt"),
+            include_str!("../datasets/text/stopwords_en.txt")
+        );
+        WordList::from_lines("stop_words", &text)
+    }
+
+    /// Marketplace spam words and phrases in both languages (`datasets/text/spam_words.txt`).
+    pub fn spam() -> WordList {
+        let mut list =
+            WordList::from_lines("spam_words", include_str!("../datasets/text/spam_words.txt"));
+        list.phrases = [
+            ["ready", "stock"],
+            ["ready", "stok"],
+            ["free", "ongkir"],
+            ["best", "seller"],
+            ["bisa", "cod"],
+        ]
+        .iter()
+        .map(|[a, b]| [(*a).to_string(), (*b).to_string()])
+        .collect();
+        list
+    }
+
+    /// Number of single words in the list.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// True when the list has no word.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+impl TokenFilter for WordList {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+        let mut out = Vec::with_capacity(tokens.len());
+        let mut i = 0;
+        while i < tokens.len() {
+            let phrase = i + 1 < tokens.len()
+                && self
+                    .phrases
+                    .iter()
+                    .any(|p| tokens[i] == p[0] && tokens[i + 1] == p[1]);
+            if phrase {
+                i += 2;
+                continue;
+            }
+            if !self.words.contains(&tokens[i]) {
+                out.push(tokens[i].clone());
+            }
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Maps words of one language to shared concepts (`susu` and `milk` both become `milk`).
+#[derive(Clone, Debug)]
+pub struct Lexicon {
+    map: HashMap<String, String>,
+}
+
+impl Lexicon {
+    /// From tab-separated text: a header line, then `word<TAB>concept[<TAB>...]` per line;
+    /// entries whose word or concept holds a space are skipped (tokens are single words).
+    pub fn from_tsv(text: &str) -> Lexicon {
+        let map = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                let (w, c) = (cols.next()?.trim(), cols.next()?.trim());
+                (!w.is_empty() && !c.is_empty() && !w.contains(' ') && !c.contains(' '))
+                    .then(|| (w.to_lowercase(), c.to_lowercase()))
+            })
+            .collect();
+        Lexicon { map }
+    }
+
+    /// The Indonesian-English product lexicon (`datasets/text/lexicon_id_en.tsv`).
+    pub fn standard() -> Lexicon {
+        static STANDARD: OnceLock<Lexicon> = OnceLock::new();
+        STANDARD
+            .get_or_init(|| Lexicon::from_tsv(include_str!("../datasets/text/lexicon_id_en.tsv")))
+            .clone()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl TokenFilter for Lexicon {
+    fn name(&self) -> &str {
+        "lexicon"
+    }
+
+    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+        tokens
+            .into_iter()
+            .map(|t| self.map.get(&t).cloned().unwrap_or(t))
+            .collect()
+    }
+}
+
+/// Keeps each model code whole and adds its letter and digit parts of two characters or more
+/// after it (`kxtg6700b` also gives `kxtg` and `6700`), so a code written apart still meets.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeParts;
+
+impl TokenFilter for CodeParts {
+    fn name(&self) -> &str {
+        "code_parts"
+    }
+
+    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+        let mut out = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let parts = if token_kind(&t) == TokenKind::ModelCode {
+                code_parts(&t)
+            } else {
+                Vec::new()
+            };
+            out.push(t);
+            out.extend(parts);
+        }
+        out
+    }
+}
+
+fn code_parts(code: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut digit = None;
+    for c in code.chars() {
+        let d = c.is_ascii_digit() || c == '.';
+        if digit.is_some_and(|p| p != d) {
+            parts.push(std::mem::take(&mut cur));
+        }
+        digit = Some(d);
+        cur.push(c);
+    }
+    parts.push(cur);
+    parts.retain(|p| p.chars().count() >= 2);
+    parts
+}
+
+/// Replaces each run of Han characters (one token each after tokenisation) by its overlapping
+/// character bigrams; a lone character stays (`充电宝` gives `充电`, `电宝`).
+#[derive(Clone, Copy, Debug)]
+pub struct HanBigrams;
+
+impl TokenFilter for HanBigrams {
+    fn name(&self) -> &str {
+        "han_bigrams"
+    }
+
+    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+        let is_han_token = |t: &str| {
+            let mut cs = t.chars();
+            cs.next().is_some_and(is_han) && cs.next().is_none()
+        };
+        let mut out = Vec::with_capacity(tokens.len());
+        let mut i = 0;
+        while i < tokens.len() {
+            let run = tokens[i..].iter().take_while(|t| is_han_token(t)).count();
+            match run {
+                0 => {
+                    out.push(tokens[i].clone());
+                    i += 1;
+                }
+                1 => {
+                    out.push(tokens[i].clone());
+                    i += 1;
+                }
+                _ => {
+                    for w in tokens[i..i + run].windows(2) {
+                        out.push(format!("{}{}", w[0], w[1]));
+                    }
+                    i += run;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -176,7 +561,7 @@ fn split_pieces(s: &str) -> Vec<String> {
     for (i, &c) in chars.iter().enumerate() {
         let prev = if i > 0 { chars[i - 1] } else { ' ' };
         let next = chars.get(i + 1).copied().unwrap_or(' ');
-        if is_han(c) {
+        if is_han(c) || !(c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c)) {
             flush(&mut cur, &mut pieces);
             pieces.push(c.to_string());
         } else if c.is_alphanumeric()
@@ -285,6 +670,8 @@ fn unit_of(word: &str) -> Option<(&'static str, f64)> {
         "gb" => ("gb", 1.0),
         "tb" => ("gb", 1024.0),
         "oz" => ("oz", 1.0),
+        // Packs: "40 x 125 ml" is a pack of 40 (`40x`) of 125 ml.
+        "x" => ("x", 1.0),
         _ => return None,
     })
 }
@@ -293,361 +680,6 @@ fn quantity(number: &str, unit: &str) -> Option<String> {
     let (canon, factor) = unit_of(unit)?;
     let v = parse_number(number)? * factor;
     Some(format!("{}{canon}", format_number(v)))
-}
-
-fn is_stop(token: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| STOP_AND_SPAM.iter().copied().collect())
-        .contains(token)
-}
-
-/// Multi-word spam phrases whose words are harmless alone (`ready` in "ready stock").
-fn drop_spam_phrases(tokens: &mut Vec<String>) {
-    const PHRASES: &[[&str; 2]] = &[
-        ["ready", "stock"],
-        ["ready", "stok"],
-        ["free", "ongkir"],
-        ["best", "seller"],
-    ];
-    let mut out = Vec::with_capacity(tokens.len());
-    let mut i = 0;
-    while i < tokens.len() {
-        if i + 1 < tokens.len()
-            && PHRASES
-                .iter()
-                .any(|p| tokens[i] == p[0] && tokens[i + 1] == p[1])
-        {
-            i += 2;
-            continue;
-        }
-        out.push(std::mem::take(&mut tokens[i]));
-        i += 1;
-    }
-    *tokens = out;
-}
-
-/// Indonesian and English stop words and marketplace spam words.
-const STOP_AND_SPAM: &[&str] = &[
-    // Indonesian function words.
-    "dan",
-    "yang",
-    "untuk",
-    "dengan",
-    "di",
-    "ke",
-    "dari",
-    "ini",
-    "itu",
-    "atau",
-    "juga",
-    "pada",
-    "utk",
-    "dgn",
-    "yg",
-    "u",
-    "n",
-    "&",
-    "+",
-    "isi",
-    // English function words.
-    "the",
-    "and",
-    "for",
-    "with",
-    "of",
-    "a",
-    "an",
-    "to",
-    "on",
-    "by",
-    "new",
-    // Marketplace spam.
-    "promo",
-    "murah",
-    "termurah",
-    "cod",
-    "original",
-    "ori",
-    "asli",
-    "gratis",
-    "ongkir",
-    "bisa",
-    "terlaris",
-    "bestseller",
-    "baru",
-    "terbaru",
-    "hot",
-    "sale",
-    "diskon",
-    "discount",
-    "obral",
-    "grosir",
-    "readystock",
-    "ready",
-    "stock",
-    "stok",
-    "free",
-    "best",
-    "seller",
-    "official",
-    "resmi",
-    "bergaransi",
-    "garansi",
-    "kualitas",
-    "berkualitas",
-    "premium",
-    "import",
-    "impor",
-    "limited",
-    "bonus",
-    "hemat",
-    "kirim",
-    "langsung",
-    "cepat",
-    "dijamin",
-    "real",
-    "pict",
-    "viral",
-    "kekinian",
-];
-
-/// Indonesian -> English product lexicon: product nouns, colours, sizes and materials.
-const LEXICON: &[(&str, &str)] = &[
-    ("susu", "milk"),
-    ("kopi", "coffee"),
-    ("teh", "tea"),
-    ("gula", "sugar"),
-    ("garam", "salt"),
-    ("minyak", "oil"),
-    ("beras", "rice"),
-    ("nasi", "rice"),
-    ("roti", "bread"),
-    ("kue", "cake"),
-    ("madu", "honey"),
-    ("air", "water"),
-    ("jus", "juice"),
-    ("coklat", "chocolate"),
-    ("cokelat", "chocolate"),
-    ("keju", "cheese"),
-    ("telur", "egg"),
-    ("ayam", "chicken"),
-    ("sapi", "beef"),
-    ("ikan", "fish"),
-    ("udang", "shrimp"),
-    ("sambal", "chili"),
-    ("cabai", "chili"),
-    ("cabe", "chili"),
-    ("bawang", "onion"),
-    ("pisang", "banana"),
-    ("buah", "fruit"),
-    ("sayur", "vegetable"),
-    ("makanan", "food"),
-    ("minuman", "drink"),
-    ("kacang", "nut"),
-    ("tepung", "flour"),
-    ("mie", "noodle"),
-    ("bumbu", "spice"),
-    ("tas", "bag"),
-    ("dompet", "wallet"),
-    ("sepatu", "shoes"),
-    ("sandal", "sandals"),
-    ("sendal", "sandals"),
-    ("baju", "shirt"),
-    ("kemeja", "shirt"),
-    ("kaos", "tshirt"),
-    ("kaus", "tshirt"),
-    ("celana", "pants"),
-    ("rok", "skirt"),
-    ("jaket", "jacket"),
-    ("topi", "hat"),
-    ("kaus kaki", "socks"),
-    ("jilbab", "hijab"),
-    ("kerudung", "hijab"),
-    ("gamis", "dress"),
-    ("gaun", "dress"),
-    ("jam", "watch"),
-    ("tangan", "hand"),
-    ("kacamata", "glasses"),
-    ("kalung", "necklace"),
-    ("cincin", "ring"),
-    ("gelang", "bracelet"),
-    ("anting", "earrings"),
-    ("botol", "bottle"),
-    ("gelas", "glass"),
-    ("piring", "plate"),
-    ("mangkok", "bowl"),
-    ("mangkuk", "bowl"),
-    ("sendok", "spoon"),
-    ("garpu", "fork"),
-    ("pisau", "knife"),
-    ("panci", "pot"),
-    ("wajan", "pan"),
-    ("kompor", "stove"),
-    ("kulkas", "fridge"),
-    ("lemari", "cabinet"),
-    ("meja", "table"),
-    ("kursi", "chair"),
-    ("kasur", "mattress"),
-    ("bantal", "pillow"),
-    ("selimut", "blanket"),
-    ("sprei", "bedsheet"),
-    ("handuk", "towel"),
-    ("tirai", "curtain"),
-    ("gorden", "curtain"),
-    ("lampu", "lamp"),
-    ("kipas", "fan"),
-    ("angin", "wind"),
-    ("mesin", "machine"),
-    ("kabel", "cable"),
-    ("pengisi", "charger"),
-    ("casan", "charger"),
-    ("baterai", "battery"),
-    ("batre", "battery"),
-    ("layar", "screen"),
-    ("pelindung", "protector"),
-    ("sarung", "case"),
-    ("tempat", "holder"),
-    ("kotak", "box"),
-    ("kardus", "box"),
-    ("kertas", "paper"),
-    ("buku", "book"),
-    ("pensil", "pencil"),
-    ("pulpen", "pen"),
-    ("pena", "pen"),
-    ("penghapus", "eraser"),
-    ("penggaris", "ruler"),
-    ("gunting", "scissors"),
-    ("lem", "glue"),
-    ("mainan", "toy"),
-    ("boneka", "doll"),
-    ("bola", "ball"),
-    ("sepeda", "bicycle"),
-    ("mobil", "car"),
-    ("motor", "motorcycle"),
-    ("helm", "helmet"),
-    ("ban", "tire"),
-    ("kunci", "key"),
-    ("obeng", "screwdriver"),
-    ("palu", "hammer"),
-    ("gergaji", "saw"),
-    ("bor", "drill"),
-    ("sikat", "brush"),
-    ("gigi", "tooth"),
-    ("sabun", "soap"),
-    ("sampo", "shampoo"),
-    ("wangi", "fragrance"),
-    ("parfum", "perfume"),
-    ("minyak wangi", "perfume"),
-    ("bedak", "powder"),
-    ("lipstik", "lipstick"),
-    ("masker", "mask"),
-    ("wajah", "face"),
-    ("muka", "face"),
-    ("rambut", "hair"),
-    ("kulit", "skin"),
-    ("badan", "body"),
-    ("tubuh", "body"),
-    ("kuku", "nail"),
-    ("popok", "diaper"),
-    ("bayi", "baby"),
-    ("anak", "kids"),
-    ("dewasa", "adult"),
-    ("pria", "men"),
-    ("laki", "men"),
-    ("cowok", "men"),
-    ("wanita", "women"),
-    ("perempuan", "women"),
-    ("cewek", "women"),
-    ("kucing", "cat"),
-    ("anjing", "dog"),
-    ("burung", "bird"),
-    ("pakan", "feed"),
-    ("obat", "medicine"),
-    ("vitamin", "vitamin"),
-    ("hitam", "black"),
-    ("putih", "white"),
-    ("merah", "red"),
-    ("biru", "blue"),
-    ("hijau", "green"),
-    ("kuning", "yellow"),
-    ("ungu", "purple"),
-    ("abu", "grey"),
-    ("abu-abu", "grey"),
-    ("coklat muda", "beige"),
-    ("emas", "gold"),
-    ("perak", "silver"),
-    ("merah muda", "pink"),
-    ("jingga", "orange"),
-    ("oranye", "orange"),
-    ("besar", "large"),
-    ("kecil", "small"),
-    ("sedang", "medium"),
-    ("panjang", "long"),
-    ("pendek", "short"),
-    ("tebal", "thick"),
-    ("tipis", "thin"),
-    ("kayu", "wood"),
-    ("besi", "iron"),
-    ("baja", "steel"),
-    ("kaca", "glass"),
-    ("plastik", "plastic"),
-    ("katun", "cotton"),
-    ("kulit asli", "leather"),
-    ("sutra", "silk"),
-    ("wol", "wool"),
-    ("karet", "rubber"),
-    ("bambu", "bamboo"),
-    ("lengan", "sleeve"),
-    ("tanpa", "without"),
-    ("paket", "package"),
-    ("set", "set"),
-    ("lusin", "dozen"),
-    ("ukuran", "size"),
-    ("warna", "color"),
-    ("tahan", "resistant"),
-    ("anti", "anti"),
-    ("tinta", "ink"),
-    ("pembersih", "cleaner"),
-    ("penutup", "cover"),
-    ("sarung tangan", "gloves"),
-    ("jepit", "clip"),
-    ("cermin", "mirror"),
-    ("jarum", "needle"),
-    ("benang", "thread"),
-    ("kain", "fabric"),
-    ("tali", "strap"),
-    ("pengering", "dryer"),
-    ("setrika", "iron"),
-    ("blender", "blender"),
-    ("penanak", "cooker"),
-    ("kamera", "camera"),
-    ("ponsel", "phone"),
-    ("hp", "phone"),
-    ("telepon", "phone"),
-    ("pengeras", "speaker"),
-    ("suara", "sound"),
-    ("mouse", "mouse"),
-    ("papan", "board"),
-    ("ketik", "keyboard"),
-    ("tikar", "mat"),
-    ("karpet", "carpet"),
-    ("keset", "doormat"),
-    ("ember", "bucket"),
-    ("sapu", "broom"),
-    ("pel", "mop"),
-    ("rak", "rack"),
-    ("gantungan", "hanger"),
-];
-
-fn lexicon() -> &'static HashMap<&'static str, &'static str> {
-    static MAP: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        LEXICON
-            .iter()
-            .filter(|(id, _)| !id.contains(' '))
-            .copied()
-            .collect()
-    })
 }
 
 #[cfg(test)]
@@ -670,10 +702,12 @@ mod tests {
     }
 
     #[test]
-    fn model_codes_stay_whole() {
+    fn model_codes_stay_whole_and_give_parts() {
         assert_eq!(toks("CT-522"), ["ct522"]);
         assert_eq!(toks("ct522"), ["ct522"]);
         assert_eq!(toks("KX-TG6700B"), ["kxtg6700b"]);
+        let parts = Normalizer::builder().standard().filter(CodeParts).build();
+        assert_eq!(parts.tokens("KX-TG6700B"), ["kxtg6700b", "kxtg", "6700"]);
         assert_eq!(toks("wi-fi 2-kg"), ["wi", "fi", "2000g"]);
         assert_eq!(token_kind("ct522"), TokenKind::ModelCode);
         assert_eq!(token_kind("500ml"), TokenKind::Quantity);
@@ -697,7 +731,37 @@ mod tests {
             toks("Tas Hitam"),
             toks("black bag").into_iter().rev().collect::<Vec<_>>()
         );
-        assert_eq!(toks("充电宝 20000mAh"), ["充", "电", "宝", "20000mah"]);
+        assert_eq!(toks("充电宝 20000mAh"), ["充电", "电宝", "20000mah"]);
+        assert_eq!(toks("宝 x"), ["宝", "x"]);
+    }
+
+    #[test]
+    fn packs_and_steps() {
+        assert_eq!(toks("16x250gr"), ["16x", "250g"]);
+        assert_eq!(toks("16 x 250 gr"), ["16x", "250g"]);
+        let n = Normalizer::default();
+        assert_eq!(
+            n.steps(),
+            [
+                "escapes",
+                "nfkc",
+                "case_fold",
+                "decorations",
+                "units",
+                "spam_words",
+                "stop_words",
+                "lexicon",
+                "han_bigrams"
+            ]
+        );
+        // Without decorations an emoji is a token; without case folding case stays.
+        assert_eq!(n.without("decorations").tokens("kopi 🔥"), ["coffee", "🔥"]);
+        assert_eq!(n.without("case_fold").tokens("KOPI"), ["KOPI"]);
+        assert_eq!(n.without("units").tokens("250gr"), ["250gr"]);
+        assert_eq!(n.without("nosuchstep").steps().len(), 9);
+        // Full-width letters and digits need NFKC.
+        assert_eq!(toks("ＣＴ５２２"), ["ct522"]);
+        assert_eq!(n.without("nfkc").tokens("ＣＴ５２２").len(), 1);
     }
 
     #[test]
