@@ -75,6 +75,7 @@ pub mod pipeline;
 pub mod report;
 pub mod synth;
 pub mod text;
+pub mod text_eval;
 pub mod trend;
 pub mod trend_eval;
 

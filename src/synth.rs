@@ -435,10 +435,10 @@ fn fmt_price(p: f64, currency: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Embedded sources
 
-struct SourceName {
-    category: String,
-    name: String,
-    price: f64,
+pub(crate) struct SourceName {
+    pub(crate) category: String,
+    pub(crate) name: String,
+    pub(crate) price: f64,
 }
 
 fn gunzip(bytes: &[u8]) -> Result<String> {
@@ -488,7 +488,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-fn load_names() -> Result<Vec<SourceName>> {
+pub(crate) fn load_names() -> Result<Vec<SourceName>> {
     let rows = parse_csv(&gunzip(TOKOPEDIA_GZ)?);
     Ok(rows
         .into_iter()
@@ -569,7 +569,7 @@ const FOREIGN_BRANDS: &[&str] = &[
     "OEM", "Generic", "NoBrand", "IMPORT", "HOMEY", "Kinsun", "YOUPIN", "Vakind",
 ];
 
-const SPAM: &[&str] = &[
+pub(crate) const SPAM: &[&str] = &[
     "READY STOCK",
     "PROMO",
     "TERMURAH",
@@ -855,7 +855,7 @@ fn respell_unit(rng: &mut ChaCha8Rng, value: f64, unit: u8) -> String {
 
 /// Rewrites quantities like `250gr`, `250 g`, `1,5L` into another spelling. Returns true if
 /// anything changed.
-fn respell_units(rng: &mut ChaCha8Rng, tokens: &mut Vec<String>) -> bool {
+pub(crate) fn respell_units(rng: &mut ChaCha8Rng, tokens: &mut Vec<String>) -> bool {
     let mut changed = false;
     let mut i = 0;
     while i < tokens.len() {

@@ -230,15 +230,17 @@ impl Normalizer {
         };
         let mut out = String::with_capacity(composed.len());
         let mut push = |c: char| {
-            if c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c) || !self.decorations
-            {
+            if c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c) || !self.decorations {
                 out.push(c);
             } else {
                 out.push(' ');
             }
         };
         if self.case_fold {
-            composed.chars().flat_map(char::to_lowercase).for_each(&mut push);
+            composed
+                .chars()
+                .flat_map(char::to_lowercase)
+                .for_each(&mut push);
         } else {
             composed.chars().for_each(&mut push);
         }
@@ -354,8 +356,10 @@ impl WordList {
 
     /// Marketplace spam words and phrases in both languages (`datasets/text/spam_words.txt`).
     pub fn spam() -> WordList {
-        let mut list =
-            WordList::from_lines("spam_words", include_str!("../datasets/text/spam_words.txt"));
+        let mut list = WordList::from_lines(
+            "spam_words",
+            include_str!("../datasets/text/spam_words.txt"),
+        );
         list.phrases = [
             ["ready", "stock"],
             ["ready", "stok"],
@@ -441,6 +445,22 @@ impl Lexicon {
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// The concept of a word, if the lexicon has it.
+    pub fn concept(&self, word: &str) -> Option<&str> {
+        self.map.get(word).map(String::as_str)
+    }
+
+    /// Every `(word, concept)` entry, sorted by word.
+    pub fn entries(&self) -> Vec<(&str, &str)> {
+        let mut e: Vec<(&str, &str)> = self
+            .map
+            .iter()
+            .map(|(w, c)| (w.as_str(), c.as_str()))
+            .collect();
+        e.sort_unstable();
+        e
     }
 
     /// True when there is no entry.
@@ -719,7 +739,7 @@ mod tests {
     fn spam_and_escapes_go() {
         assert_eq!(
             toks("READY STOCK!!! Kopi\\nBubuk 🔥🔥 BISA COD"),
-            ["coffee", "bubuk"]
+            ["coffee", "powder"]
         );
         assert!(toks("").is_empty());
         assert!(toks("🔥🔥🔥").is_empty());

@@ -3,6 +3,7 @@ mod ingest;
 mod matching;
 mod pipeline;
 mod synth;
+mod text;
 mod trend;
 
 use std::path::PathBuf;
