@@ -85,7 +85,9 @@ pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel, TableKind,
 };
-pub use crate::leak::{LeakAlert, LeakParams, SellerFinding, Timing};
+pub use crate::leak::{
+    CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, SellerFinding, Timing,
+};
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
 pub use crate::text::Normalizer;
