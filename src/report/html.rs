@@ -165,21 +165,30 @@ fn sales_chart(c: &SalesCurve) -> DynResult<String> {
 }
 
 /// Lags of all alerts (grey) with the flagged sellers' share (red), in 7-day bins.
+///
+/// The bars are plotters rectangles drawn in bin order rather than its `Histogram` series,
+/// which collects bins in a `HashMap` and so writes them in a different order on each run: the
+/// page must be byte-identical for the same input.
 fn lag_chart(alerts: &[LeakAlert], flagged: &[&str], window: (i32, i32)) -> DynResult<String> {
     let (lo, hi) = window;
     let width = 7;
-    let bins = ((hi - lo) / width + 1).max(1) as u32;
-    let bin = |lag: i32| ((lag - lo).max(0) / width) as u32;
-    let mut all = vec![0u32; bins as usize];
-    let mut from_flagged = vec![0u32; bins as usize];
+    let bins = ((hi - lo) / width + 1).max(1) as usize;
+    let bin = |lag: i32| (((lag - lo).max(0) / width) as usize).min(bins - 1);
+    let mut all = vec![0u32; bins];
+    let mut from_flagged = vec![0u32; bins];
     for a in alerts {
-        let b = (bin(a.lag_days) as usize).min(bins as usize - 1);
+        let b = bin(a.lag_days);
         all[b] += 1;
         if a.seller_id.as_deref().is_some_and(|s| flagged.contains(&s)) {
             from_flagged[b] += 1;
         }
     }
     let ymax = all.iter().copied().max().unwrap_or(0).max(1) + 1;
+    let x_end = lo + bins as i32 * width;
+    let bar = |b: usize, n: u32, style: ShapeStyle| {
+        let x0 = lo + b as i32 * width;
+        Rectangle::new([(x0, 0), (x0 + width - 1, n)], style)
+    };
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (900, 280)).into_drawing_area();
@@ -188,35 +197,30 @@ fn lag_chart(alerts: &[LeakAlert], flagged: &[&str], window: (i32, i32)) -> DynR
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
-            .build_cartesian_2d((0u32..bins).into_segmented(), 0u32..ymax)?;
+            .build_cartesian_2d(lo..x_end, 0u32..ymax)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(14)
-            .x_label_formatter(&|v| match v {
-                SegmentValue::Exact(b) | SegmentValue::CenterOf(b) => {
-                    (lo + *b as i32 * width).to_string()
-                }
-                SegmentValue::Last => String::new(),
-            })
             .x_desc("days from onset to listing (7-day bins)")
             .y_desc("alerts")
             .draw()?;
         chart
             .draw_series(
-                Histogram::vertical(&chart)
-                    .style(GREY.mix(0.6).filled())
-                    .margin(1)
-                    .data(all.iter().enumerate().map(|(b, &n)| (b as u32, n))),
+                all.iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(b, &n)| bar(b, n, GREY.mix(0.6).filled())),
             )?
             .label("all alerts")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], GREY.filled()));
         chart
             .draw_series(
-                Histogram::vertical(&chart)
-                    .style(RED.mix(0.8).filled())
-                    .margin(1)
-                    .data(from_flagged.iter().enumerate().map(|(b, &n)| (b as u32, n))),
+                from_flagged
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(b, &n)| bar(b, n, RED.mix(0.8).filled())),
             )?
             .label("alerts of flagged sellers")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], RED.filled()));
