@@ -15,8 +15,9 @@ for followers in 6 0; do
     out=$("$bin/detect" --sales "$w/sales.parquet" --products "$w/products.csv" \
       --catalog "$w/catalog.csv" --truth-alerts "$w/truth_alerts.csv" \
       --truth-sellers "$w/truth_sellers.csv" --truth-onsets "$w/truth_onsets.csv" --out "$w/out")
-    flagged=$(grep -E '^sellers' <<<"$out" | sed 's/.*flagged //')
+    flagged=$(grep -E '^sellers' <<<"$out" | sed -E 's/^sellers [0-9]+  flagged ([0-9]+).*/\1/')
+    categories=$(grep -E '^sellers' <<<"$out" | sed -E 's/.*flagged categories ([0-9]+).*/\1/')
     onsets=$(grep -E '^onsets' <<<"$out" | sed 's/^onsets: //')
-    echo "followers=$followers seed=$seed flagged=$flagged onsets($onsets) $(tail -n 1 <<<"$out")"
+    echo "followers=$followers seed=$seed flagged=$flagged flagged_categories=$categories onsets($onsets) $(tail -n 1 <<<"$out")"
   done
 done

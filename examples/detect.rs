@@ -161,16 +161,23 @@ fn print_summary(report: &Report, out: &Path, elapsed: std::time::Duration) {
         "bestsellers {}  candidate pairs {}  matched listings {}  alerts {}  pre-existing {}  outside window {}",
         s.bestsellers, s.candidate_pairs, s.matched_listings, s.alerts, s.pre_existing, s.outside_window
     );
-    println!("sellers {}  flagged {}", s.sellers, s.flagged_sellers);
-    for f in report.sellers.iter().filter(|f| f.flagged) {
+    println!(
+        "sellers {}  flagged {}  categories {}  flagged categories {}",
+        s.sellers, s.flagged_sellers, s.categories, s.flagged_categories
+    );
+    for f in report.sellers.iter().filter(|f| f.stats.flagged) {
+        let st = &f.stats;
         println!(
-            "  flagged {}: {} of {} listings follow a bestseller (expected {:.1}), lift {:.1}, q={:.2e}",
+            "  flagged {}: {} of {} listings follow a bestseller (expected {:.1}), lift {:.1} [{:.1}, {:.1}], q={:.2e}, median lag {} days",
             f.seller_id,
-            f.follow_listings,
-            f.listings,
-            f.expected_rate * f.listings as f64,
-            f.lift,
-            f.q_value
+            st.follow_listings,
+            st.listings,
+            st.expected_follows,
+            st.lift,
+            st.lift_low,
+            st.lift_high,
+            st.q_value,
+            st.median_lag_days.unwrap_or(0.0)
         );
     }
     println!(
@@ -233,7 +240,7 @@ fn score(report: &Report, alerts: &Path, sellers: &Path) -> crossleak::Result<St
     let flagged = report
         .sellers
         .iter()
-        .filter(|f| f.flagged)
+        .filter(|f| f.stats.flagged)
         .map(|f| f.seller_id.clone());
     let s = score_sets(flagged, followers);
     Ok(format!(

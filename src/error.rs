@@ -85,6 +85,9 @@ pub enum Error {
     /// Error from linfa while fitting a model.
     #[error("model: {0}")]
     Model(String),
+    /// A chart of the HTML report could not be drawn.
+    #[error("chart: {0}")]
+    Chart(String),
     /// JSON (de)serialisation error.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

@@ -1,21 +1,39 @@
-//! From matched pairs to findings: temporal linking and seller-level evidence.
+//! From matched pairs to findings: temporal linking, control groups and seller- and
+//! category-level evidence.
 //!
 //! Each foreign listing is linked to the home product it most probably copies. When that
 //! product is a bestseller, the listing's lag after the onset classifies it: within the window
 //! (default 1..=180 days) it *follows* the bestseller and is an alert; listed on or before the
-//! onset it is *pre-existing* (reported, never an alert); after the onset but outside the window it is *outside the window*.
+//! onset it is *pre-existing* (reported, never an alert); after the onset but outside the
+//! window it is *outside the window*.
 //!
-//! A seller's evidence asks whether its copies of bestsellers come soon after the onsets more
-//! often than chance. Under the null hypothesis a listing's date is independent of the copied
-//! product's onset and drawn from the catalog's own distribution of listing dates. The statistic
-//! is the sum over the seller's copies of a recency score: `1 - (lag - min_lag) / (max_lag -
-//! min_lag + 1)` for a lag inside the window (a copy listed the day after the onset scores
-//! near 1, one at the end of the window near 0) and 0 outside it. Its p-value is estimated
-//! from `permutations` seeded Monte Carlo draws of the copies' dates from the null
-//! distribution (`(1 + #{T_null >= T}) / (1 + permutations)`, a valid p-value), and
-//! Benjamini-Hochberg q-values control the false discovery rate over sellers. The expected
-//! follow rate and the lift compare the count of follows with its expectation under the same
-//! null.
+//! # Evidence
+//! A seller's (or a category's) evidence asks whether its copies of bestsellers come soon
+//! after the onsets more often than chance, answering three objections:
+//!
+//! * *"Every seller lists some popular products."* Only the timing of copies is tested, never
+//!   how many bestsellers a seller copies: the statistics condition on the copies that exist.
+//! * *"Copies appear in that window anyway."* Each bestseller gets a **control group**: the
+//!   comparable non-bestsellers of its [`Strata`] stratum (same category, price tercile within
+//!   the category, age tercile by first-seen date, coarsened where a cell holds fewer than
+//!   `min_stratum` bestsellers). Its control rate is the share of foreign copies of those
+//!   products listed in the bestseller's window (`(k + 0.5) / (n + 1)`; all strata's controls
+//!   when the stratum has fewer than `min_controls` copies). A group's expected follows are the
+//!   sum of the control rates over its bestseller copies; `lift = follows / expected`, with a
+//!   95% interval from the exact (Garwood) Poisson interval on the follows, the expectation
+//!   taken as fixed.
+//! * *"Among 500 sellers a few look odd by chance."* The p-value comes from a **permutation
+//!   test**: the statistic is the sum over the group's copies of a recency score, `1 - (lag -
+//!   min_lag) / (max_lag - min_lag + 1)` inside the window and 0 outside, and each of
+//!   `permutations` draws shuffles the onsets among the comparable bestsellers of each stratum
+//!   (the group's copied products get distinct onsets of their strata). `p = (1 + #{T* >= T})
+//!   / (1 + permutations)` is a valid p-value; Benjamini-Hochberg q-values control the false
+//!   discovery rate over sellers and, separately, over categories. A group is flagged when
+//!   `q < alpha`, `lift >= min_lift` and it has at least `min_follow_listings` follows.
+//!
+//! Sellers and categories run in parallel; each draws from its own ChaCha stream seeded from
+//! `seed`, the group kind and its rank in id order, so results are identical on any number of
+//! threads.
 
 use std::collections::BTreeMap;
 
@@ -41,10 +59,16 @@ pub struct LeakParams {
     pub min_lift: f64,
     /// Minimum follow listings for flagging: fewer cannot show a pattern (default 3).
     pub min_follow_listings: usize,
-    /// Monte Carlo draws of the null distribution per seller (default 9999).
+    /// Permutations of the onsets per seller or category (default 9999).
     pub permutations: usize,
-    /// Seed of the Monte Carlo draws (default 0).
+    /// Seed of the permutations (default 0).
     pub seed: u64,
+    /// Minimum bestsellers in a stratum of comparable products; smaller cells pool into a
+    /// coarser stratum (default 10).
+    pub min_stratum: usize,
+    /// Minimum control copies (matched listings of comparable non-bestsellers) for a stratum's
+    /// own control rate; with fewer, the controls of all strata are used (default 30).
+    pub min_controls: usize,
 }
 
 impl Default for LeakParams {
@@ -57,6 +81,8 @@ impl Default for LeakParams {
             min_follow_listings: 3,
             permutations: 9999,
             seed: 0,
+            min_stratum: 10,
+            min_controls: 30,
         }
     }
 }
@@ -98,6 +124,20 @@ impl LeakParams {
             99.0,
             1e7,
             "99..=10000000",
+        )?;
+        check_range(
+            "leak.min_stratum",
+            self.min_stratum as f64,
+            2.0,
+            1e9,
+            "an integer >= 2",
+        )?;
+        check_range(
+            "leak.min_controls",
+            self.min_controls as f64,
+            1.0,
+            1e9,
+            "an integer >= 1",
         )
     }
 }
@@ -183,33 +223,6 @@ pub struct ListingInfo<'a> {
     pub listed_at: &'a [Date],
 }
 
-/// Statistics of one foreign seller.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SellerFinding {
-    /// Seller id.
-    pub seller_id: String,
-    /// Listings of the seller in the catalog.
-    pub listings: usize,
-    /// Listings matched to a home bestseller.
-    pub bestseller_copies: usize,
-    /// Listings that follow a bestseller's onset within the window.
-    pub follow_listings: usize,
-    /// `follow_listings / listings`.
-    pub follow_rate: f64,
-    /// Expected follow rate under the null (listing dates independent of onsets).
-    pub expected_rate: f64,
-    /// `follow_rate / expected_rate` (0 when nothing is expected and nothing follows).
-    pub lift: f64,
-    /// Monte Carlo p-value of the recency statistic under the null.
-    pub p_value: f64,
-    /// Benjamini-Hochberg q-value over all sellers.
-    pub q_value: f64,
-    /// `q_value < alpha`, `lift >= min_lift` and `follow_listings >= min_follow_listings`.
-    pub flagged: bool,
-    /// Median lag of the follow listings, in days.
-    pub median_lag_days: Option<f64>,
-}
-
 /// Output of temporal linking.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Linked {
@@ -272,90 +285,551 @@ pub fn link(
     out
 }
 
-/// Seller statistics, ordered by seller id, computed in parallel; deterministic for a seed
-/// whatever the thread count.
-pub fn seller_findings(
-    linked: &Linked,
-    listings: ListingInfo<'_>,
-    params: &LeakParams,
-) -> Vec<SellerFinding> {
-    let mut dates: Vec<i32> = listings.listed_at.iter().map(|d| d.0).collect();
-    dates.sort_unstable();
-    let null = NullDates {
-        dates: &dates,
-        params,
-    };
-    #[derive(Default)]
-    struct Acc {
-        listings: usize,
-        onsets: Vec<i32>,
-        lags: Vec<i32>,
+/// What `leak` needs of the home catalog to build comparable groups.
+#[derive(Clone, Copy, Debug)]
+pub struct ProductInfo<'a> {
+    /// Product ids.
+    pub id: &'a [String],
+    /// Categories (None when unknown).
+    pub category: &'a [Option<String>],
+    /// Prices (None when unknown).
+    pub price: &'a [Option<f64>],
+    /// When the product was first seen: its `listed_at`, else its first day with sales.
+    pub first_seen: &'a [Option<Date>],
+}
+
+/// Follow statistics of a group of listings: one foreign seller's, or all copies of one
+/// category's products.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FollowStats {
+    /// Listings in the group (a seller's catalog listings; a category's matched listings).
+    pub listings: usize,
+    /// Listings matched to a home bestseller.
+    pub bestseller_copies: usize,
+    /// Bestseller copies listed on or before the onset (never alerts).
+    pub pre_existing: usize,
+    /// Listings that follow a bestseller's onset within the window.
+    pub follow_listings: usize,
+    /// `follow_listings / listings`.
+    pub follow_rate: f64,
+    /// Follows expected from the control group: the sum over bestseller copies of the share of
+    /// copies of comparable non-bestsellers listed in that bestseller's window.
+    pub expected_follows: f64,
+    /// `expected_follows / listings`.
+    pub expected_rate: f64,
+    /// `follow_listings / expected_follows`.
+    pub lift: f64,
+    /// Lower end of the 95% interval of the lift (exact Poisson interval on the follows, the
+    /// expectation taken as fixed).
+    pub lift_low: f64,
+    /// Upper end of the 95% interval of the lift.
+    pub lift_high: f64,
+    /// Permutation p-value of the recency statistic, onsets shuffled among comparable
+    /// bestsellers.
+    pub p_value: f64,
+    /// Benjamini-Hochberg q-value over the groups of the same kind (sellers or categories).
+    pub q_value: f64,
+    /// `q_value < alpha`, `lift >= min_lift` and `follow_listings >= min_follow_listings`.
+    pub flagged: bool,
+    /// Median lag of the follow listings, in days.
+    pub median_lag_days: Option<f64>,
+    /// Lags of the follow listings, in days, ascending: the lag distribution.
+    pub follow_lags_days: Vec<i32>,
+}
+
+/// Statistics of one foreign seller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SellerFinding {
+    /// Seller id.
+    pub seller_id: String,
+    /// The seller's follow statistics.
+    #[serde(flatten)]
+    pub stats: FollowStats,
+}
+
+/// Statistics of the copies of one home category's bestsellers, all foreign sellers together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CategoryFinding {
+    /// Home category of the copied products (`(unknown)` when the catalog has none).
+    pub category: String,
+    /// The category's follow statistics.
+    #[serde(flatten)]
+    pub stats: FollowStats,
+}
+
+/// The control group of one bestseller: comparable non-bestsellers and how often foreign
+/// listings copied them in the bestseller's follow window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ControlGroup {
+    /// Bestseller product id.
+    pub product_id: String,
+    /// Its stratum (see [`Strata`]).
+    pub stratum: String,
+    /// Comparable bestsellers its onset is shuffled with (itself included).
+    pub stratum_bestsellers: usize,
+    /// Comparable non-bestsellers in the stratum.
+    pub control_products: usize,
+    /// Copies of those (matched foreign listings) the rate is computed from; when the stratum
+    /// has fewer than `min_controls`, the controls of all strata are used.
+    pub control_copies: usize,
+    /// Share of the control copies listed in the bestseller's window: the probability that a
+    /// copy of this bestseller follows it by chance.
+    pub control_rate: f64,
+}
+
+/// Everything `leak` concludes beyond the linking.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Seller statistics, ordered by seller id.
+    pub sellers: Vec<SellerFinding>,
+    /// Category statistics, ordered by category.
+    pub categories: Vec<CategoryFinding>,
+    /// The control group of each bestseller, in bestseller order.
+    pub controls: Vec<ControlGroup>,
+}
+
+/// Comparable products: a partition of the home catalog into strata of category x price
+/// tercile (within the category) x age tercile (first seen), coarsened where too few
+/// bestsellers share a cell.
+///
+/// A cell with at least `min_bestsellers` bestsellers is a stratum. The products of smaller
+/// cells pool into the rest of their (category, price tercile) cell, then of their category,
+/// then into one stratum of everything left, each pool kept once it holds `min_bestsellers`.
+/// Unknown categories, prices and ages form their own `?` level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Strata {
+    /// Stratum index of each product.
+    pub of_product: Vec<usize>,
+    /// Stratum labels, e.g. `Kecantikan | price 2/3 | age ?`.
+    pub labels: Vec<String>,
+}
+
+const UNKNOWN: u8 = 3;
+
+fn tercile(sorted: &[f64], x: f64) -> u8 {
+    let n = sorted.len();
+    if n < 3 {
+        return 0;
     }
-    let mut by_seller: BTreeMap<&str, Acc> = BTreeMap::new();
-    for s in listings.seller_id.iter().flatten() {
-        by_seller.entry(s.as_str()).or_default().listings += 1;
+    if x < sorted[n / 3] {
+        0
+    } else if x < sorted[2 * n / 3] {
+        1
+    } else {
+        2
     }
-    for a in linked
-        .alerts
-        .iter()
-        .chain(&linked.pre_existing)
-        .chain(&linked.outside_window)
-    {
-        let Some(s) = &a.seller_id else { continue };
-        let acc = by_seller.entry(s.as_str()).or_default();
-        acc.onsets.push(a.onset.0);
-        acc.lags.push(a.lag_days);
+}
+
+fn level_name(t: u8) -> String {
+    if t == UNKNOWN {
+        "?".into()
+    } else {
+        format!("{}/3", t + 1)
     }
-    let by_seller: Vec<(&str, Acc)> = by_seller.into_iter().collect();
-    let mut findings: Vec<SellerFinding> = by_seller
-        .par_iter()
-        .enumerate()
-        .map(|(i, (seller, acc))| {
-            let n = acc.listings.max(1) as f64;
-            let expected: f64 = acc.onsets.iter().map(|&o| null.follow_probability(o)).sum();
-            let mut follow_lags: Vec<f64> = acc
-                .lags
-                .iter()
-                .filter(|&&l| params.follows(l))
-                .map(|&l| f64::from(l))
-                .collect();
-            follow_lags.sort_by(f64::total_cmp);
-            let follows = follow_lags.len();
-            let lift = if expected > 0.0 {
-                follows as f64 / expected
-            } else if follows == 0 {
-                0.0
-            } else {
-                f64::INFINITY
-            };
-            let observed: f64 = acc.lags.iter().map(|&l| params.recency(l)).sum();
-            // One stream per seller, from the seed and the seller's rank: independent of the
-            // thread that runs it.
-            let seed = params.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            SellerFinding {
-                seller_id: seller.to_string(),
-                listings: acc.listings,
-                bestseller_copies: acc.onsets.len(),
-                follow_listings: follows,
-                follow_rate: follows as f64 / n,
-                expected_rate: expected / n,
-                lift,
-                p_value: null.p_value(&acc.onsets, observed, seed),
-                q_value: 1.0,
-                flagged: false,
-                median_lag_days: (!follow_lags.is_empty())
-                    .then(|| follow_lags[follow_lags.len() / 2]),
+}
+
+impl Strata {
+    /// Builds the strata; `is_bestseller[p]` marks the products with an onset.
+    pub fn build(
+        products: ProductInfo<'_>,
+        is_bestseller: &[bool],
+        min_bestsellers: usize,
+    ) -> Strata {
+        let n = products.category.len();
+        let cat = |p: usize| products.category[p].as_deref().unwrap_or("?");
+        let mut prices: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for p in 0..n {
+            if let Some(x) = products
+                .price
+                .get(p)
+                .copied()
+                .flatten()
+                .filter(|x| x.is_finite())
+            {
+                prices.entry(cat(p)).or_default().push(x);
             }
-        })
-        .collect();
-    let q = benjamini_hochberg(&findings.iter().map(|f| f.p_value).collect::<Vec<_>>());
-    for (f, q) in findings.iter_mut().zip(q) {
+        }
+        for v in prices.values_mut() {
+            v.sort_by(f64::total_cmp);
+        }
+        let mut ages: Vec<f64> = (0..n)
+            .filter_map(|p| products.first_seen.get(p).copied().flatten())
+            .map(|d| f64::from(d.0))
+            .collect();
+        ages.sort_by(f64::total_cmp);
+        let key = |p: usize| -> (&str, u8, u8) {
+            let c = cat(p);
+            let pt = match products
+                .price
+                .get(p)
+                .copied()
+                .flatten()
+                .filter(|x| x.is_finite())
+            {
+                Some(x) => tercile(&prices[c], x),
+                None => UNKNOWN,
+            };
+            let at = match products.first_seen.get(p).copied().flatten() {
+                Some(d) => tercile(&ages, f64::from(d.0)),
+                None => UNKNOWN,
+            };
+            (c, pt, at)
+        };
+        let keys: Vec<(&str, u8, u8)> = (0..n).map(key).collect();
+        let best = |p: usize| is_bestseller.get(p).copied().unwrap_or(false);
+        let m = min_bestsellers.max(1);
+        let mut c3: BTreeMap<(&str, u8, u8), usize> = BTreeMap::new();
+        for p in (0..n).filter(|&p| best(p)) {
+            *c3.entry(keys[p]).or_default() += 1;
+        }
+        let big3 = |k: &(&str, u8, u8)| c3.get(k).copied().unwrap_or(0) >= m;
+        let mut rest2: BTreeMap<(&str, u8), usize> = BTreeMap::new();
+        for p in (0..n).filter(|&p| best(p) && !big3(&keys[p])) {
+            *rest2.entry((keys[p].0, keys[p].1)).or_default() += 1;
+        }
+        let big2 = |k: &(&str, u8)| rest2.get(k).copied().unwrap_or(0) >= m;
+        let mut rest1: BTreeMap<&str, usize> = BTreeMap::new();
+        for p in (0..n).filter(|&p| best(p)) {
+            let k = keys[p];
+            if !big3(&k) && !big2(&(k.0, k.1)) {
+                *rest1.entry(k.0).or_default() += 1;
+            }
+        }
+        let big1 = |c: &str| rest1.get(c).copied().unwrap_or(0) >= m;
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let names: Vec<String> = keys
+            .iter()
+            .map(|&(c, pt, at)| {
+                if big3(&(c, pt, at)) {
+                    format!("{c} | price {} | age {}", level_name(pt), level_name(at))
+                } else if big2(&(c, pt)) {
+                    format!("{c} | price {} | other ages", level_name(pt))
+                } else if big1(c) {
+                    format!("{c} | other prices and ages")
+                } else {
+                    "all other products".to_string()
+                }
+            })
+            .collect();
+        for name in &names {
+            let next = index.len();
+            index.entry(name.clone()).or_insert(next);
+        }
+        // Number the strata in label order, so indices do not depend on product order.
+        let labels: Vec<String> = index.keys().cloned().collect();
+        let rank: BTreeMap<&str, usize> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        Strata {
+            of_product: names.iter().map(|l| rank[l.as_str()]).collect(),
+            labels,
+        }
+    }
+}
+
+/// A bestseller copy as the statistics see it.
+#[derive(Clone, Copy, Debug)]
+struct Copy {
+    product: usize,
+    listed_at: i32,
+    lag: i32,
+}
+
+/// The null model: onsets per stratum for the permutations, control copy dates per stratum for
+/// the expected rate.
+struct NullModel<'a> {
+    params: &'a LeakParams,
+    stratum: &'a [usize],
+    onset: Vec<Option<i32>>,
+    /// Onsets of the bestsellers of each stratum.
+    onsets: Vec<Vec<i32>>,
+    /// Follow probability of a copy of each product (bestsellers only; 0 otherwise).
+    follow_probability: Vec<f64>,
+}
+
+impl NullModel<'_> {
+    /// Permutation p-value of the recency statistic: the copied bestsellers of each stratum get
+    /// distinct onsets drawn from that stratum's onsets (a random permutation of the stratum's
+    /// onsets, restricted to the products in the group).
+    fn p_value(&self, copies: &[Copy], observed: f64, seed: u64) -> f64 {
+        if copies.is_empty() || observed <= 0.0 {
+            return 1.0;
+        }
+        // Products in first-copy order with their copy dates, grouped by stratum.
+        let mut products: BTreeMap<usize, Vec<i32>> = BTreeMap::new();
+        for c in copies {
+            products.entry(c.product).or_default().push(c.listed_at);
+        }
+        let mut by_stratum: BTreeMap<usize, Vec<Vec<i32>>> = BTreeMap::new();
+        for (p, dates) in products {
+            by_stratum.entry(self.stratum[p]).or_default().push(dates);
+        }
+        let mut groups: Vec<(Vec<i32>, Vec<Vec<i32>>)> = by_stratum
+            .into_iter()
+            .map(|(s, products)| (self.onsets[s].clone(), products))
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let draws = self.params.permutations;
+        let mut at_least = 0usize;
+        for _ in 0..draws {
+            let mut t = 0.0;
+            for (pool, products) in groups.iter_mut() {
+                // Partial Fisher-Yates: the first k entries become a uniform random ordered
+                // k-subset of the pool, whatever its current order.
+                for (i, dates) in products.iter().enumerate() {
+                    let j = rng.gen_range(i..pool.len());
+                    pool.swap(i, j);
+                    let o = pool[i];
+                    t += dates
+                        .iter()
+                        .map(|&d| self.params.recency(d - o))
+                        .sum::<f64>();
+                }
+            }
+            if t >= observed - 1e-9 {
+                at_least += 1;
+            }
+        }
+        (1 + at_least) as f64 / (1 + draws) as f64
+    }
+
+    fn stats(&self, listings: usize, copies: &[Copy], seed: u64) -> FollowStats {
+        let mut lags: Vec<i32> = copies
+            .iter()
+            .filter(|c| self.params.follows(c.lag))
+            .map(|c| c.lag)
+            .collect();
+        lags.sort_unstable();
+        let follows = lags.len();
+        let expected: f64 = copies
+            .iter()
+            .map(|c| self.follow_probability[c.product])
+            .sum();
+        let n = listings.max(1) as f64;
+        let lift = ratio(follows as f64, expected);
+        let (low, high) = poisson_interval(follows, 0.05);
+        let observed: f64 = copies.iter().map(|c| self.params.recency(c.lag)).sum();
+        debug_assert!(copies.iter().all(|c| self.onset[c.product].is_some()));
+        FollowStats {
+            listings,
+            bestseller_copies: copies.len(),
+            pre_existing: copies.iter().filter(|c| c.lag <= 0).count(),
+            follow_listings: follows,
+            follow_rate: follows as f64 / n,
+            expected_follows: expected,
+            expected_rate: expected / n,
+            lift,
+            lift_low: ratio(low, expected),
+            lift_high: ratio(high, expected),
+            p_value: self.p_value(copies, observed, seed),
+            q_value: 1.0,
+            flagged: false,
+            median_lag_days: (!lags.is_empty()).then(|| f64::from(lags[lags.len() / 2])),
+            follow_lags_days: lags,
+        }
+    }
+}
+
+/// `a / b`, with 0 / 0 = 0 and a / 0 = infinity.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else if a == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// A seeded stream per group: from the seed, the group kind and its rank, never from the
+/// thread that runs it.
+fn group_seed(seed: u64, kind: u64, i: usize) -> u64 {
+    let mut z = seed
+        ^ kind.wrapping_mul(0xD1B5_4A32_D192_ED03)
+        ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn flag(stats: &mut [&mut FollowStats], params: &LeakParams) {
+    let q = benjamini_hochberg(&stats.iter().map(|f| f.p_value).collect::<Vec<_>>());
+    for (f, q) in stats.iter_mut().zip(q) {
         f.q_value = q;
         f.flagged = q < params.alpha
             && f.lift >= params.min_lift
             && f.follow_listings >= params.min_follow_listings;
     }
-    findings
+}
+
+/// Seller and category statistics with their control groups, computed in parallel;
+/// deterministic for a seed whatever the thread count.
+///
+/// `matches` are all matched listings (copies of any home product: the non-bestsellers' copies
+/// are the control group); `linked` is [`link`]'s output for the same matches.
+pub fn evidence(
+    matches: &[MatchedListing],
+    linked: &Linked,
+    events: &[BestsellerEvent],
+    products: ProductInfo<'_>,
+    listings: ListingInfo<'_>,
+    params: &LeakParams,
+) -> Evidence {
+    let n = products.category.len();
+    let mut onset: Vec<Option<i32>> = vec![None; n];
+    for e in events.iter().filter(|e| e.product < n) {
+        onset[e.product] = Some(e.onset.0);
+    }
+    let is_best: Vec<bool> = onset.iter().map(Option::is_some).collect();
+    let strata = Strata::build(products, &is_best, params.min_stratum);
+    let k = strata.labels.len();
+    let mut onsets: Vec<Vec<i32>> = vec![Vec::new(); k];
+    let mut stratum_best = vec![0usize; k];
+    let mut stratum_products = vec![0usize; k];
+    for p in 0..n {
+        stratum_products[strata.of_product[p]] += 1;
+        if let Some(o) = onset[p] {
+            onsets[strata.of_product[p]].push(o);
+            stratum_best[strata.of_product[p]] += 1;
+        }
+    }
+    // Control copies: matched listings of non-bestsellers, dates sorted per stratum.
+    let mut control: Vec<Vec<i32>> = vec![Vec::new(); k];
+    for m in matches
+        .iter()
+        .filter(|m| m.product < n && !is_best[m.product])
+    {
+        if let Some(d) = listings.listed_at.get(m.listing) {
+            control[strata.of_product[m.product]].push(d.0);
+        }
+    }
+    let mut all_control: Vec<i32> = control.iter().flatten().copied().collect();
+    for c in control.iter_mut() {
+        c.sort_unstable();
+    }
+    all_control.sort_unstable();
+    let mut catalog: Vec<i32> = listings.listed_at.iter().map(|d| d.0).collect();
+    catalog.sort_unstable();
+    let in_window = |dates: &[i32], o: i32| {
+        let a = dates.partition_point(|&d| d < o + params.min_lag_days);
+        let b = dates.partition_point(|&d| d <= o + params.max_lag_days);
+        b - a
+    };
+    let mut follow_probability = vec![0.0; n];
+    let mut controls = Vec::with_capacity(events.len());
+    for e in events.iter().filter(|e| e.product < n) {
+        let s = strata.of_product[e.product];
+        let pool: &[i32] = if control[s].len() >= params.min_controls {
+            &control[s]
+        } else if !all_control.is_empty() {
+            &all_control
+        } else {
+            &catalog
+        };
+        // A half count in the window and one in the pool keep the rate off 0 and 1.
+        let rate = (in_window(pool, e.onset.0) as f64 + 0.5) / (pool.len() as f64 + 1.0);
+        follow_probability[e.product] = rate;
+        controls.push(ControlGroup {
+            product_id: e.product_id.clone(),
+            stratum: strata.labels[s].clone(),
+            stratum_bestsellers: stratum_best[s],
+            control_products: stratum_products[s] - stratum_best[s],
+            control_copies: pool.len(),
+            control_rate: rate,
+        });
+    }
+    let null = NullModel {
+        params,
+        stratum: &strata.of_product,
+        onset,
+        onsets,
+        follow_probability,
+    };
+
+    let copies: Vec<(&LeakAlert, Copy)> = linked
+        .alerts
+        .iter()
+        .chain(&linked.pre_existing)
+        .chain(&linked.outside_window)
+        .filter(|a| a.product < n)
+        .map(|a| {
+            (
+                a,
+                Copy {
+                    product: a.product,
+                    listed_at: a.listed_at.0,
+                    lag: a.lag_days,
+                },
+            )
+        })
+        .collect();
+
+    // Sellers: all catalog listings count; copies from `linked`.
+    let mut by_seller: BTreeMap<&str, (usize, Vec<Copy>)> = BTreeMap::new();
+    for s in listings.seller_id.iter().flatten() {
+        by_seller.entry(s.as_str()).or_default().0 += 1;
+    }
+    for (a, c) in &copies {
+        if let Some(s) = &a.seller_id {
+            by_seller.entry(s.as_str()).or_default().1.push(*c);
+        }
+    }
+    let by_seller: Vec<(&str, (usize, Vec<Copy>))> = by_seller.into_iter().collect();
+    let mut sellers: Vec<SellerFinding> = by_seller
+        .par_iter()
+        .enumerate()
+        .map(|(i, (seller, (listings, copies)))| SellerFinding {
+            seller_id: seller.to_string(),
+            stats: null.stats(*listings, copies, group_seed(params.seed, 1, i)),
+        })
+        .collect();
+    flag(
+        &mut sellers.iter_mut().map(|s| &mut s.stats).collect::<Vec<_>>(),
+        params,
+    );
+
+    // Categories: the matched listings of the category's products count; copies of its
+    // bestsellers.
+    let cat = |p: usize| {
+        products.category[p]
+            .clone()
+            .unwrap_or_else(|| "(unknown)".to_string())
+    };
+    let mut by_category: BTreeMap<String, (usize, Vec<Copy>)> = BTreeMap::new();
+    for m in matches.iter().filter(|m| m.product < n) {
+        by_category.entry(cat(m.product)).or_default().0 += 1;
+    }
+    for (_, c) in &copies {
+        by_category.entry(cat(c.product)).or_default().1.push(*c);
+    }
+    let by_category: Vec<(String, (usize, Vec<Copy>))> = by_category
+        .into_iter()
+        .filter(|(_, (_, copies))| !copies.is_empty())
+        .collect();
+    let mut categories: Vec<CategoryFinding> = by_category
+        .par_iter()
+        .enumerate()
+        .map(|(i, (category, (listings, copies)))| CategoryFinding {
+            category: category.clone(),
+            stats: null.stats(*listings, copies, group_seed(params.seed, 2, i)),
+        })
+        .collect();
+    flag(
+        &mut categories
+            .iter_mut()
+            .map(|s| &mut s.stats)
+            .collect::<Vec<_>>(),
+        params,
+    );
+
+    Evidence {
+        sellers,
+        categories,
+        controls,
+    }
 }
 
 impl LeakParams {
@@ -376,47 +850,55 @@ impl LeakParams {
     }
 }
 
-/// The null distribution of listing dates: the catalog's own dates, sorted.
-struct NullDates<'a> {
-    dates: &'a [i32],
-    params: &'a LeakParams,
-}
-
-impl NullDates<'_> {
-    /// Share of listing dates inside the follow window of an onset.
-    fn follow_probability(&self, onset: i32) -> f64 {
-        let a = self
-            .dates
-            .partition_point(|&d| d < onset + self.params.min_lag_days);
-        let b = self
-            .dates
-            .partition_point(|&d| d <= onset + self.params.max_lag_days);
-        (b - a) as f64 / self.dates.len().max(1) as f64
-    }
-
-    /// Monte Carlo p-value of the recency statistic: each draw gives every copy a date drawn
-    /// from the catalog's dates.
-    fn p_value(&self, onsets: &[i32], observed: f64, seed: u64) -> f64 {
-        if onsets.is_empty() || self.dates.is_empty() || observed <= 0.0 {
-            return 1.0;
-        }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let draws = self.params.permutations;
-        let mut at_least = 0usize;
-        for _ in 0..draws {
-            let t: f64 = onsets
-                .iter()
-                .map(|&o| {
-                    let d = self.dates[rng.gen_range(0..self.dates.len())];
-                    self.params.recency(d - o)
-                })
-                .sum();
-            if t >= observed - 1e-9 {
-                at_least += 1;
+/// Exact (Garwood) two-sided `1 - alpha` interval for the mean of a Poisson count `k`.
+///
+/// ```
+/// use crossleak::leak::poisson_interval;
+/// let (lo, hi) = poisson_interval(10, 0.05);
+/// assert!((lo - 4.795).abs() < 1e-3 && (hi - 18.390).abs() < 1e-3);
+/// assert_eq!(poisson_interval(0, 0.05).0, 0.0);
+/// ```
+pub fn poisson_interval(k: usize, alpha: f64) -> (f64, f64) {
+    let solve = |target: f64, f: &dyn Fn(f64) -> f64| {
+        // f decreases in mu from 1 to 0: bisection for f(mu) = target.
+        let (mut lo, mut hi) = (0.0f64, k as f64 + 50.0 + 20.0 * (k as f64).sqrt());
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if f(mid) > target {
+                lo = mid;
+            } else {
+                hi = mid;
             }
         }
-        (1 + at_least) as f64 / (1 + draws) as f64
+        0.5 * (lo + hi)
+    };
+    let low = if k == 0 {
+        0.0
+    } else {
+        // P(X >= k; mu) = alpha / 2  <=>  P(X <= k - 1; mu) = 1 - alpha / 2
+        solve(1.0 - alpha / 2.0, &|mu| poisson_cdf(k - 1, mu))
+    };
+    let high = solve(alpha / 2.0, &|mu| poisson_cdf(k, mu));
+    (low, high)
+}
+
+/// `P(X <= k)` for `X ~ Poisson(mu)`, summed in log space.
+fn poisson_cdf(k: usize, mu: f64) -> f64 {
+    if mu <= 0.0 {
+        return 1.0;
     }
+    let ln_mu = mu.ln();
+    let mut ln_fact = 0.0;
+    let terms: Vec<f64> = (0..=k)
+        .map(|i| {
+            if i > 0 {
+                ln_fact += (i as f64).ln();
+            }
+            -mu + i as f64 * ln_mu - ln_fact
+        })
+        .collect();
+    let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (max.exp() * terms.iter().map(|t| (t - max).exp()).sum::<f64>()).min(1.0)
 }
 
 /// Benjamini-Hochberg adjusted p-values (q-values), in input order.
@@ -498,17 +980,164 @@ mod tests {
         );
         assert_eq!(linked.pre_existing.len(), 2);
         assert_eq!(linked.outside_window.len(), 1);
-        let f = seller_findings(&linked, info, &params);
-        assert_eq!(f[0].seller_id, "A");
-        assert_eq!(f[0].follow_listings, 3);
-        // Three of six listing dates fall in 101..=160: w = 0.5 each, 1.5 follows expected.
-        assert!((f[0].expected_rate * 3.0 - 1.5).abs() < 1e-12);
-        assert!((f[0].lift - 2.0).abs() < 1e-12);
-        // A null draw scores at least the observed lags (10, 20, 30) only when all three dates
-        // land in the window about as early: rare among six dates.
-        assert!(f[0].p_value < 0.1, "{}", f[0].p_value);
-        assert_eq!(f[0].median_lag_days, Some(20.0));
-        assert_eq!(f[1].follow_listings, 0);
-        assert_eq!(f[1].p_value, 1.0);
+        assert_eq!(linked.pre_existing[0].timing, Timing::PreExisting);
+    }
+
+    /// A world of 20 bestsellers (onsets spread over a year) and 40 ordinary products in one
+    /// category: seller F copies 10 bestsellers 5 days after their onsets, seller O copies
+    /// products at dates unrelated to the onsets.
+    struct Toy {
+        ids: Vec<String>,
+        sellers: Vec<Option<String>>,
+        dates: Vec<Date>,
+        matches: Vec<MatchedListing>,
+        events: Vec<BestsellerEvent>,
+        product_ids: Vec<String>,
+        category: Vec<Option<String>>,
+        price: Vec<Option<f64>>,
+        first_seen: Vec<Option<Date>>,
+    }
+
+    fn toy() -> Toy {
+        let n = 60;
+        let events: Vec<BestsellerEvent> = (0..20).map(|p| event(p, 100 + 17 * p as i32)).collect();
+        let mut rows: Vec<(&str, i32, usize)> = Vec::new();
+        for p in 0..10 {
+            rows.push(("F", 100 + 17 * p as i32 + 5, p));
+        }
+        // O: one copy of every product at a date that ignores onsets (a fixed scatter).
+        for p in 0..n {
+            rows.push(("O", 50 + (p as i32 * 97) % 450, p));
+        }
+        let mut t = Toy {
+            ids: Vec::new(),
+            sellers: Vec::new(),
+            dates: Vec::new(),
+            matches: Vec::new(),
+            events,
+            product_ids: (0..n).map(|p| format!("p{p}")).collect(),
+            category: vec![Some("toys".to_string()); n],
+            price: (0..n).map(|p| Some(1000.0 + p as f64)).collect(),
+            first_seen: vec![None; n],
+        };
+        for (i, (seller, day, product)) in rows.into_iter().enumerate() {
+            t.ids.push(format!("L{i}"));
+            t.sellers.push(Some(seller.to_string()));
+            t.dates.push(Date(day));
+            t.matches.push(MatchedListing {
+                listing: i,
+                product,
+                probability: 0.9,
+                evidence: MatchEvidence::default(),
+            });
+        }
+        t
+    }
+
+    fn run(t: &Toy, params: &LeakParams) -> Evidence {
+        let info = ListingInfo {
+            id: &t.ids,
+            seller_id: &t.sellers,
+            listed_at: &t.dates,
+        };
+        let products = ProductInfo {
+            id: &t.product_ids,
+            category: &t.category,
+            price: &t.price,
+            first_seen: &t.first_seen,
+        };
+        let linked = link(&t.matches, &t.events, t.product_ids.len(), info, params);
+        evidence(&t.matches, &linked, &t.events, products, info, params)
+    }
+
+    #[test]
+    fn follower_is_flagged_organic_is_not_and_threads_do_not_matter() {
+        let t = toy();
+        let params = LeakParams {
+            max_lag_days: 60,
+            permutations: 999,
+            min_stratum: 5,
+            min_controls: 5,
+            ..LeakParams::default()
+        };
+        let e = run(&t, &params);
+        let (f, o) = (&e.sellers[0], &e.sellers[1]);
+        assert_eq!((f.seller_id.as_str(), o.seller_id.as_str()), ("F", "O"));
+        assert_eq!(f.stats.follow_listings, 10);
+        assert_eq!(f.stats.follow_lags_days, vec![5; 10]);
+        assert!(f.stats.p_value < 0.01, "{:?}", f.stats);
+        assert!(f.stats.flagged && f.stats.lift > 1.5, "{:?}", f.stats);
+        assert!(f.stats.lift_low < f.stats.lift && f.stats.lift < f.stats.lift_high);
+        assert!(!o.stats.flagged, "{:?}", o.stats);
+        assert!(o.stats.p_value > 0.05, "{:?}", o.stats);
+        // Every bestseller has its control group, with a rate strictly inside (0, 1).
+        assert_eq!(e.controls.len(), 20);
+        assert!(e
+            .controls
+            .iter()
+            .all(|c| c.control_rate > 0.0 && c.control_rate < 1.0));
+        assert_eq!(e.categories.len(), 1);
+        assert_eq!(
+            e.categories[0].stats.follow_listings,
+            f.stats.follow_listings + o.stats.follow_listings
+        );
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| run(&t, &params))
+        };
+        assert_eq!(on(1), on(3));
+        // Another seed gives other draws, but the same counts.
+        let other = run(
+            &t,
+            &LeakParams {
+                seed: 9,
+                ..params.clone()
+            },
+        );
+        assert_eq!(other.sellers[0].stats.follow_listings, 10);
+    }
+
+    #[test]
+    fn strata_pool_small_cells_into_coarser_ones() {
+        let n = 30;
+        let ids: Vec<String> = (0..n).map(|p| format!("p{p}")).collect();
+        // Category a: 20 products, 12 bestsellers; category b: 10 products, 2 bestsellers.
+        let category: Vec<Option<String>> = (0..n)
+            .map(|p| Some(if p < 20 { "a" } else { "b" }.to_string()))
+            .collect();
+        let price: Vec<Option<f64>> = (0..n).map(|p| Some(p as f64)).collect();
+        let first_seen = vec![None; n];
+        let best: Vec<bool> = (0..n).map(|p| p < 12 || p == 20 || p == 21).collect();
+        let s = Strata::build(
+            ProductInfo {
+                id: &ids,
+                category: &category,
+                price: &price,
+                first_seen: &first_seen,
+            },
+            &best,
+            4,
+        );
+        let label = |p: usize| s.labels[s.of_product[p]].as_str();
+        // Category a's price terciles hold 6, 6 and 0 bestsellers: the first two are strata,
+        // the third pools with category b into the rest.
+        assert_eq!(label(0), "a | price 1/3 | age ?");
+        assert_eq!(label(8), "a | price 2/3 | age ?");
+        assert_eq!(label(19), "all other products");
+        assert_eq!(label(25), "all other products");
+        assert_eq!(s.labels.len(), 3);
+    }
+
+    #[test]
+    fn poisson_interval_covers_the_count() {
+        for k in [0usize, 1, 3, 10, 100] {
+            let (lo, hi) = poisson_interval(k, 0.05);
+            assert!(lo <= k as f64 && k as f64 <= hi, "{k}: {lo} {hi}");
+        }
+        let (lo, hi) = poisson_interval(1, 0.05);
+        assert!((lo - 0.0253).abs() < 1e-3 && (hi - 5.572).abs() < 1e-3);
     }
 }

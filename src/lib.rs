@@ -14,9 +14,11 @@
 //! 5. [`features`]: one `ndarray` row of similarities per candidate pair.
 //! 6. [`matcher`]: match probability, unsupervised by default, `linfa` logistic when labelled
 //!    pairs exist; per-feature explanations.
-//! 7. [`leak`]: lag of each copy after onset, pre-existing copies, seller statistics with
+//! 7. [`leak`]: lag of each copy after onset, pre-existing copies, control groups of comparable
+//!    non-bestsellers, seller and category statistics with lift intervals, permutation
 //!    p-values and Benjamini-Hochberg q-values.
-//! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers.
+//! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers, the
+//!    self-contained `report.html`.
 //!
 //! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
 //! and [`eval`] scores results against it; [`trend_eval`] measures the onset stage on real
@@ -86,7 +88,9 @@ pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel, TableKind,
 };
-pub use crate::leak::{LeakAlert, LeakParams, SellerFinding, Timing};
+pub use crate::leak::{
+    CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, SellerFinding, Timing,
+};
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
 pub use crate::text::Normalizer;

@@ -9,10 +9,12 @@ use crate::features::{feature_index, feature_matrix, RecordAttrs, Side};
 use crate::index::{CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
 use crate::leak::{
-    self, LeakAlert, LeakParams, ListingInfo, MatchEvidence, MatchedListing, SellerFinding,
+    self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, MatchEvidence,
+    MatchedListing, ProductInfo, SellerFinding,
 };
 use crate::matcher::{MatchModel, MixtureModel, MixtureParams};
 use crate::report;
+use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
 use crate::trend::{self, check_range, BestsellerEvent, DemandGrid, TrendParams};
 use crate::{Date, Error, Result};
@@ -171,6 +173,10 @@ pub struct RunSummary {
     pub sellers: usize,
     /// Sellers flagged.
     pub flagged_sellers: usize,
+    /// Home categories whose bestsellers were copied.
+    pub categories: usize,
+    /// Categories flagged.
+    pub flagged_categories: usize,
 }
 
 /// Everything a run produces.
@@ -192,13 +198,23 @@ pub struct Report {
     pub outside_window: Vec<LeakAlert>,
     /// Seller statistics, ordered by seller id.
     pub sellers: Vec<SellerFinding>,
+    /// Category statistics (categories of the copied home products), ordered by category.
+    pub categories: Vec<CategoryFinding>,
+    /// The control group of each bestseller.
+    pub controls: Vec<ControlGroup>,
+    /// Weekly sales of the top alerted bestsellers with their copies, for the HTML report.
+    pub curves: Vec<SalesCurve>,
     /// The match model used.
     pub model: MatchModel,
 }
 
+/// Sales curves drawn in the HTML report.
+const TOP_CURVES: usize = 6;
+
 impl Report {
-    /// Writes `alerts.csv`, `sellers.csv`, `bestsellers.csv`, `rejected_rows.csv` (also as
-    /// Parquet for the first two) and `report.json` into `dir`, creating it if needed.
+    /// Writes `alerts.csv`, `sellers.csv`, `categories.csv`, `bestsellers.csv`,
+    /// `rejected_rows.csv` (also as Parquet for the first three), `report.json` and the
+    /// self-contained `report.html` into `dir`, creating it if needed.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut alerts = report::alerts_frame(&self.alerts)?;
@@ -207,6 +223,9 @@ impl Report {
         let mut sellers = report::sellers_frame(&self.sellers)?;
         report::write_csv(&mut sellers, &dir.join("sellers.csv"))?;
         report::write_parquet(&mut sellers, &dir.join("sellers.parquet"))?;
+        let mut categories = report::categories_frame(&self.categories)?;
+        report::write_csv(&mut categories, &dir.join("categories.csv"))?;
+        report::write_parquet(&mut categories, &dir.join("categories.parquet"))?;
         report::write_csv(
             &mut report::bestsellers_frame(&self.bestsellers)?,
             &dir.join("bestsellers.csv"),
@@ -215,7 +234,59 @@ impl Report {
             &mut report::rejected_frame(&self.ingest.rejected)?,
             &dir.join("rejected_rows.csv"),
         )?;
-        report::write_json(self, &dir.join("report.json"))
+        report::write_json(self, &dir.join("report.json"))?;
+        let html = dir.join("report.html");
+        std::fs::write(&html, self.html()?).map_err(|e| Error::io(&html, e))
+    }
+
+    /// The self-contained HTML report.
+    pub fn html(&self) -> Result<String> {
+        let s = &self.summary;
+        let row = |k: &str, v: String| (k.to_string(), v);
+        let summary = [
+            row("home products", s.products.to_string()),
+            row("sales rows", s.sales_rows.to_string()),
+            row("foreign listings", s.listings.to_string()),
+            row("bestseller onsets", s.bestsellers.to_string()),
+            row(
+                "listings matched to a home product",
+                s.matched_listings.to_string(),
+            ),
+            row("alerts (copies following an onset)", s.alerts.to_string()),
+            row(
+                "pre-existing copies (never alerts)",
+                s.pre_existing.to_string(),
+            ),
+            row("copies outside the window", s.outside_window.to_string()),
+            row(
+                "sellers flagged",
+                format!("{} of {}", s.flagged_sellers, s.sellers),
+            ),
+            row(
+                "categories flagged",
+                format!("{} of {}", s.flagged_categories, s.categories),
+            ),
+            row(
+                "false discovery rate (alpha)",
+                self.params.leak.alpha.to_string(),
+            ),
+            row(
+                "permutations per seller",
+                self.params.leak.permutations.to_string(),
+            ),
+        ];
+        let params_json = serde_json::to_string_pretty(&self.params)?;
+        report::html::render(&HtmlReport {
+            summary: &summary,
+            sellers: &self.sellers,
+            categories: &self.categories,
+            alerts: &self.alerts,
+            curves: &self.curves,
+            ingest: &self.ingest,
+            params_json: &params_json,
+            window: (self.params.leak.min_lag_days, self.params.leak.max_lag_days),
+            min_lift: self.params.leak.min_lift,
+        })
     }
 }
 
@@ -332,7 +403,30 @@ impl Detector {
             listed_at: &listed_at,
         };
         let linked = leak::link(&matches, &bestsellers, products.len(), info, &p.leak);
-        let sellers = leak::seller_findings(&linked, info, &p.leak);
+        let first_seen: Vec<Option<Date>> = (0..products.len())
+            .map(|i| {
+                products.listed_at[i].or_else(|| {
+                    let daily = grid.units.get(i)?;
+                    let day = daily.iter().position(|&u| u > 0.0)?;
+                    Some(grid.start.add_days(day as i32))
+                })
+            })
+            .collect();
+        let evidence = leak::evidence(
+            &matches,
+            &linked,
+            &bestsellers,
+            ProductInfo {
+                id: &products.id,
+                category: &products.category,
+                price: &products.price,
+                first_seen: &first_seen,
+            },
+            info,
+            &p.leak,
+        );
+        let sellers = evidence.sellers;
+        let curves = sales_curves(&grid, &products, &linked.alerts, &sellers);
 
         let summary = RunSummary {
             products: products.len(),
@@ -345,7 +439,13 @@ impl Detector {
             pre_existing: linked.pre_existing.len(),
             outside_window: linked.outside_window.len(),
             sellers: sellers.len(),
-            flagged_sellers: sellers.iter().filter(|s| s.flagged).count(),
+            flagged_sellers: sellers.iter().filter(|s| s.stats.flagged).count(),
+            categories: evidence.categories.len(),
+            flagged_categories: evidence
+                .categories
+                .iter()
+                .filter(|c| c.stats.flagged)
+                .count(),
         };
         Ok(Report {
             summary,
@@ -356,9 +456,70 @@ impl Detector {
             pre_existing: linked.pre_existing,
             outside_window: linked.outside_window,
             sellers,
+            categories: evidence.categories,
+            controls: evidence.controls,
+            curves,
             model: match_model,
         })
     }
+}
+
+/// The weekly sales of the top alerted bestsellers: most alerts from flagged sellers, then most
+/// alerts, then product order.
+fn sales_curves(
+    grid: &DemandGrid,
+    products: &Catalog,
+    alerts: &[LeakAlert],
+    sellers: &[SellerFinding],
+) -> Vec<SalesCurve> {
+    let flagged: std::collections::BTreeSet<&str> = sellers
+        .iter()
+        .filter(|s| s.stats.flagged)
+        .map(|s| s.seller_id.as_str())
+        .collect();
+    let mut by_product: std::collections::BTreeMap<usize, Vec<&LeakAlert>> =
+        std::collections::BTreeMap::new();
+    for a in alerts {
+        by_product.entry(a.product).or_default().push(a);
+    }
+    let mut ranked: Vec<(usize, usize, usize)> = by_product
+        .iter()
+        .map(|(&p, v)| {
+            let from_flagged = v
+                .iter()
+                .filter(|a| a.seller_id.as_deref().is_some_and(|s| flagged.contains(s)))
+                .count();
+            (p, from_flagged, v.len())
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    let weeks = grid.days / 7;
+    ranked
+        .into_iter()
+        .take(TOP_CURVES)
+        .filter_map(|(p, _, _)| {
+            let daily = grid.units.get(p)?;
+            let copies = &by_product[&p];
+            Some(SalesCurve {
+                product_id: products.id.get(p)?.clone(),
+                title: products.title.get(p)?.clone(),
+                onset: copies.first()?.onset,
+                start: grid.start,
+                weekly_units: (0..weeks)
+                    .map(|w| daily[w * 7..w * 7 + 7].iter().map(|&u| f64::from(u)).sum())
+                    .collect(),
+                copies: copies
+                    .iter()
+                    .map(|a| CopyMark {
+                        listing_id: a.listing_id.clone(),
+                        seller_id: a.seller_id.clone(),
+                        listed_at: a.listed_at,
+                        lag_days: a.lag_days,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 fn listing_dates(catalog: &Catalog) -> Result<Vec<Date>> {

@@ -1,4 +1,5 @@
 //! Integration tests, one crate so polars links once.
+mod evidence;
 mod ingest;
 mod matching;
 mod pipeline;

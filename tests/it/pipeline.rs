@@ -51,16 +51,29 @@ fn detector_finds_planted_followers_and_is_thread_count_invariant() {
     let two = run(2);
     assert_eq!(one.alerts, two.alerts);
     assert_eq!(one.sellers, two.sellers);
+    assert_eq!(one.categories, two.categories);
+    assert_eq!(one.controls, two.controls);
     assert_eq!(one.bestsellers, two.bestsellers);
     let (d1, d2) = (dir.join("out1"), dir.join("out2"));
     one.write(&d1).unwrap();
     two.write(&d2).unwrap();
-    for f in ["alerts.csv", "sellers.csv", "bestsellers.csv"] {
-        assert_eq!(
-            std::fs::read(d1.join(f)).unwrap(),
-            std::fs::read(d2.join(f)).unwrap(),
-            "{f}"
-        );
+    for f in [
+        "alerts.csv",
+        "sellers.csv",
+        "categories.csv",
+        "bestsellers.csv",
+        "report.html",
+    ] {
+        // The page shows the parameters, and the thread count is one of them.
+        let read = |d: &Path| {
+            String::from_utf8(std::fs::read(d.join(f)).unwrap())
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("&quot;threads&quot;:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(read(&d1), read(&d2), "{f}");
     }
 
     let predicted = one
@@ -78,7 +91,7 @@ fn detector_finds_planted_followers_and_is_thread_count_invariant() {
     let flagged = one
         .sellers
         .iter()
-        .filter(|s| s.flagged)
+        .filter(|s| s.stats.flagged)
         .map(|s| s.seller_id.clone());
     let sellers = score_sets(flagged, followers);
     assert!(
@@ -108,7 +121,7 @@ fn no_followers_no_flags() {
         report
             .sellers
             .iter()
-            .filter(|s| s.flagged)
+            .filter(|s| s.stats.flagged)
             .collect::<Vec<_>>()
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -159,7 +172,10 @@ fn detect_example_scores_itself_and_reports_bad_input() {
     for f in [
         "alerts.csv",
         "sellers.csv",
+        "categories.csv",
+        "categories.parquet",
         "report.json",
+        "report.html",
         "rejected_rows.csv",
     ] {
         assert!(dir.join("out").join(f).exists(), "{f}");

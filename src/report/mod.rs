@@ -1,4 +1,7 @@
-//! Output tables as polars DataFrames and their CSV, Parquet and JSON writers.
+//! Output tables as polars DataFrames, their CSV, Parquet and JSON writers, and the HTML
+//! report ([`html`]).
+
+pub mod html;
 
 use std::fs::File;
 use std::path::Path;
@@ -7,7 +10,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::ingest::RejectedRow;
-use crate::leak::{LeakAlert, SellerFinding};
+use crate::leak::{CategoryFinding, FollowStats, LeakAlert, SellerFinding};
 use crate::trend::BestsellerEvent;
 use crate::{Error, Result};
 
@@ -69,20 +72,22 @@ pub fn alerts_frame(alerts: &[LeakAlert]) -> Result<DataFrame> {
     ])?)
 }
 
-/// `sellers.csv`: one row per foreign seller.
-pub fn sellers_frame(sellers: &[SellerFinding]) -> Result<DataFrame> {
-    let s = sellers;
-    let num = |f: fn(&SellerFinding) -> f64| s.iter().map(f).collect::<Vec<f64>>();
-    let count =
-        |f: fn(&SellerFinding) -> usize| s.iter().map(|x| f(x) as u64).collect::<Vec<u64>>();
-    Ok(DataFrame::new_infer_height(vec![
-        Column::new("seller_id".into(), strings(s, |x| x.seller_id.clone())),
+/// The follow-statistics columns shared by `sellers.csv` and `categories.csv` (the lag
+/// distribution itself is in `report.json`).
+fn stats_columns(s: &[&FollowStats]) -> Vec<Column> {
+    let num = |f: fn(&FollowStats) -> f64| s.iter().map(|x| f(x)).collect::<Vec<f64>>();
+    let count = |f: fn(&FollowStats) -> usize| s.iter().map(|x| f(x) as u64).collect::<Vec<u64>>();
+    vec![
         Column::new("listings".into(), count(|x| x.listings)),
         Column::new("bestseller_copies".into(), count(|x| x.bestseller_copies)),
+        Column::new("pre_existing".into(), count(|x| x.pre_existing)),
         Column::new("follow_listings".into(), count(|x| x.follow_listings)),
         Column::new("follow_rate".into(), num(|x| x.follow_rate)),
+        Column::new("expected_follows".into(), num(|x| x.expected_follows)),
         Column::new("expected_rate".into(), num(|x| x.expected_rate)),
         Column::new("lift".into(), num(|x| x.lift)),
+        Column::new("lift_low".into(), num(|x| x.lift_low)),
+        Column::new("lift_high".into(), num(|x| x.lift_high)),
         Column::new("p_value".into(), num(|x| x.p_value)),
         Column::new("q_value".into(), num(|x| x.q_value)),
         Column::new(
@@ -93,7 +98,31 @@ pub fn sellers_frame(sellers: &[SellerFinding]) -> Result<DataFrame> {
             "median_lag_days".into(),
             s.iter().map(|x| x.median_lag_days).collect::<Vec<_>>(),
         ),
-    ])?)
+    ]
+}
+
+/// `sellers.csv`: one row per foreign seller.
+pub fn sellers_frame(sellers: &[SellerFinding]) -> Result<DataFrame> {
+    let mut columns = vec![Column::new(
+        "seller_id".into(),
+        strings(sellers, |x| x.seller_id.clone()),
+    )];
+    columns.extend(stats_columns(
+        &sellers.iter().map(|s| &s.stats).collect::<Vec<_>>(),
+    ));
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// `categories.csv`: one row per home category whose bestsellers were copied.
+pub fn categories_frame(categories: &[CategoryFinding]) -> Result<DataFrame> {
+    let mut columns = vec![Column::new(
+        "category".into(),
+        strings(categories, |x| x.category.clone()),
+    )];
+    columns.extend(stats_columns(
+        &categories.iter().map(|s| &s.stats).collect::<Vec<_>>(),
+    ));
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 /// `bestsellers.csv`: one row per detected onset.
