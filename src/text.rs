@@ -230,15 +230,17 @@ impl Normalizer {
         };
         let mut out = String::with_capacity(composed.len());
         let mut push = |c: char| {
-            if c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c) || !self.decorations
-            {
+            if c.is_alphanumeric() || c.is_whitespace() || is_inner_punct(c) || !self.decorations {
                 out.push(c);
             } else {
                 out.push(' ');
             }
         };
         if self.case_fold {
-            composed.chars().flat_map(char::to_lowercase).for_each(&mut push);
+            composed
+                .chars()
+                .flat_map(char::to_lowercase)
+                .for_each(&mut push);
         } else {
             composed.chars().for_each(&mut push);
         }
@@ -354,8 +356,10 @@ impl WordList {
 
     /// Marketplace spam words and phrases in both languages (`datasets/text/spam_words.txt`).
     pub fn spam() -> WordList {
-        let mut list =
-            WordList::from_lines("spam_words", include_str!("../datasets/text/spam_words.txt"));
+        let mut list = WordList::from_lines(
+            "spam_words",
+            include_str!("../datasets/text/spam_words.txt"),
+        );
         list.phrases = [
             ["ready", "stock"],
             ["ready", "stok"],
