@@ -1,4 +1,5 @@
 //! Integration tests, one crate so polars links once.
+mod image;
 mod ingest;
 mod matching;
 mod pipeline;
