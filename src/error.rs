@@ -82,6 +82,15 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// An image file that cannot be hashed: not an image, a format without a codec here,
+    /// corrupt, or too large to decode.
+    #[error("{path}: cannot hash image: {reason}")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Error from linfa while fitting a model.
     #[error("model: {0}")]
     Model(String),

@@ -234,7 +234,7 @@ pub fn pair_features(
         f[16] = 1.0;
     }
     if let (Some(ha), Some(hb)) = (aa.image_phash, ba.image_phash) {
-        f[17] = 1.0 - f64::from((ha ^ hb).count_ones()) / 64.0;
+        f[17] = crate::image::similarity(ha, hb);
         f[18] = 1.0;
     }
     f

@@ -20,6 +20,9 @@
 //! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers, the
 //!    self-contained `report.html`.
 //!
+//! Before ingest, [`image`] computes the optional `image_phash` column: 64-bit DCT perceptual
+//! hashes of product image files, compared by Hamming similarity in [`features`].
+//!
 //! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
 //! and [`eval`] scores results against it; [`trend_eval`] measures the onset stage on real
 //! Complete Journey demand curves with injected rises, promotions and launches.
@@ -68,6 +71,7 @@ pub mod date;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod image;
 pub mod index;
 pub mod ingest;
 pub mod leak;

@@ -1,5 +1,6 @@
 //! Integration tests, one crate so polars links once.
 mod evidence;
+mod image;
 mod ingest;
 mod matching;
 mod pipeline;
