@@ -168,12 +168,40 @@ pub fn pair_features(
     b: &AnalyzedTitle,
     ba: &RecordAttrs,
 ) -> [f64; N_FEATURES] {
+    let (sa, sb) = (token_set(a), token_set(b));
+    features_with_sets(a, aa, &sa, b, ba, &sb)
+}
+
+/// Features of one pair and its differing tokens ([`differing_tokens`]), token sets built once.
+pub fn pair_row(
+    a: &AnalyzedTitle,
+    aa: &RecordAttrs,
+    b: &AnalyzedTitle,
+    ba: &RecordAttrs,
+) -> ([f64; N_FEATURES], Vec<String>) {
+    let (sa, sb) = (token_set(a), token_set(b));
+    (
+        features_with_sets(a, aa, &sa, b, ba, &sb),
+        symmetric_difference(&sa, &sb),
+    )
+}
+
+fn token_set(a: &AnalyzedTitle) -> HashSet<&str> {
+    a.tokens.iter().map(String::as_str).collect()
+}
+
+fn features_with_sets(
+    a: &AnalyzedTitle,
+    aa: &RecordAttrs,
+    sa: &HashSet<&str>,
+    b: &AnalyzedTitle,
+    ba: &RecordAttrs,
+    sb: &HashSet<&str>,
+) -> [f64; N_FEATURES] {
     let mut f = [0.0; N_FEATURES];
     f[0] = a.words.cosine(&b.words);
     f[1] = a.chars.cosine(&b.chars);
-    let sa: HashSet<&str> = a.tokens.iter().map(String::as_str).collect();
-    let sb: HashSet<&str> = b.tokens.iter().map(String::as_str).collect();
-    f[2] = jaccard(&sa, &sb);
+    f[2] = jaccard(sa, sb);
     f[3] = token_sort_similarity(&a.tokens, &b.tokens);
     let (wa, wb) = (token_weights(a), token_weights(b));
     let weight = |m: &HashMap<&str, f64>| m.values().sum::<f64>();
@@ -221,7 +249,7 @@ pub fn pair_features(
     };
     if !aa.brand.is_empty() || !ba.brand.is_empty() {
         f[12] = 1.0;
-        f[11] = f64::from(u8::from(brand_of(aa, &sb, ba) || brand_of(ba, &sa, aa)));
+        f[11] = f64::from(u8::from(brand_of(aa, sb, ba) || brand_of(ba, sa, aa)));
     }
     if let (Some(ca), Some(cb)) = (&aa.category, &ba.category) {
         f[13] = f64::from(u8::from(ca == cb));
@@ -242,10 +270,12 @@ pub fn pair_features(
 
 /// The distinct tokens found in exactly one of the two titles, sorted.
 pub fn differing_tokens(a: &AnalyzedTitle, b: &AnalyzedTitle) -> Vec<String> {
-    let sa: HashSet<&str> = a.tokens.iter().map(String::as_str).collect();
-    let sb: HashSet<&str> = b.tokens.iter().map(String::as_str).collect();
+    symmetric_difference(&token_set(a), &token_set(b))
+}
+
+fn symmetric_difference(sa: &HashSet<&str>, sb: &HashSet<&str>) -> Vec<String> {
     let mut d: Vec<String> = sa
-        .symmetric_difference(&sb)
+        .symmetric_difference(sb)
         .map(|t| (*t).to_string())
         .collect();
     d.sort_unstable();
@@ -458,10 +488,11 @@ pub fn feature_matrix(
     let rows: Vec<([f64; N_FEATURES], Vec<String>)> = pairs
         .par_iter()
         .map(|p| {
-            let (q, t) = (&queries.titles[p.query], &targets.titles[p.target]);
-            (
-                pair_features(q, &queries.attrs[p.query], t, &targets.attrs[p.target]),
-                differing_tokens(q, t),
+            pair_row(
+                &queries.titles[p.query],
+                &queries.attrs[p.query],
+                &targets.titles[p.target],
+                &targets.attrs[p.target],
             )
         })
         .collect();

@@ -529,52 +529,15 @@ pub fn read_text_table(
     if check_file(table, path)? == 0 {
         return Err(empty(table, path));
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<DataFrame> {
-        let mut magic = [0u8; 4];
-        let n = std::fs::File::open(path)
-            .and_then(|f| f.take(4).read(&mut magic))
-            .map_err(|e| unreadable(table, path, e.to_string()))?;
-        let reader = match compression_of(&magic[..n]) {
-            Some("gzip") => {
-                let bytes = gunzip(table, path)?;
-                if bytes.is_empty() {
-                    return Err(empty(table, path));
-                }
-                LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([bytes.into()])))
-            }
-            Some(other) => {
-                return Err(unreadable(
-                    table,
-                    path,
-                    format!("the file looks {other}-compressed, which is not supported; decompress it first"),
-                ))
-            }
-            None => LazyCsvReader::new(pl_path(table, path)?),
-        };
-        let df = text_options(reader, delimiter, quote)
-            .finish()
-            .and_then(|lf| lf.collect())
+    let df = guarded(table, path, || {
+        let df = open_csv(table, path, delimiter, quote)?
+            .collect()
             .map_err(|e| polars_failure(table, path, e))?;
         if df.get_column_names().iter().any(|n| n.contains('\u{fffd}')) {
             return Err(not_utf8(table, path, "the header"));
         }
         Ok(df)
-    }));
-    let df = match outcome {
-        Ok(result) => result?,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown failure".into());
-            return Err(unreadable(
-                table,
-                path,
-                format!("the reader failed: {what}"),
-            ));
-        }
-    };
+    })?;
     if df.height() == 0 {
         return Err(empty(table, path));
     }
@@ -694,24 +657,9 @@ fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table
     if len == 0 {
         return Err(empty(table, path));
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    let (df, used) = guarded(table, path, || {
         scan_and_collect(path, kind, columns, format)
-    }));
-    let (df, used) = match outcome {
-        Ok(result) => result?,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown failure".into());
-            return Err(unreadable(
-                table,
-                path,
-                format!("the reader failed: {what}"),
-            ));
-        }
-    };
+    })?;
     let mut cols = HashMap::new();
     for logical in used {
         cols.insert(logical, extract(&df, table, logical)?);
@@ -816,29 +764,48 @@ fn open_scan(table: &str, path: &Path, format: Format) -> Result<LazyFrame> {
             LazyFrame::scan_parquet(pl_path(table, path)?, args)
                 .map_err(|e| polars_failure(table, path, e))
         }
-        Format::CsvGz => csv_from_bytes(table, path, gunzip(table, path)?),
-        Format::Csv => {
-            let mut magic = [0u8; 4];
-            let n = std::fs::File::open(path)
-                .and_then(|f| f.take(4).read(&mut magic))
-                .map_err(|e| unreadable(table, path, e.to_string()))?;
-            match compression_of(&magic[..n]) {
-                Some("gzip") => csv_from_bytes(table, path, gunzip(table, path)?),
-                Some(other) => Err(unreadable(
-                    table,
-                    path,
-                    format!("the file looks {other}-compressed, which is not supported; decompress it first"),
-                )),
-                None => csv_options(LazyCsvReader::new(pl_path(table, path)?))
-                    .finish()
-                    .map_err(|e| polars_failure(table, path, e)),
-            }
-        }
+        Format::CsvGz => csv_from_bytes(table, path, gunzip(table, path)?, b',', Some(b'"')),
+        Format::Csv => open_csv(table, path, b',', Some(b'"')),
     }
 }
 
-fn csv_options(reader: LazyCsvReader) -> LazyCsvReader {
-    text_options(reader, b',', Some(b'"'))
+/// Opens a delimited text file lazily, every column as text; gzip is recognised by its
+/// first bytes and decompressed, other compression refused.
+fn open_csv(table: &str, path: &Path, delimiter: u8, quote: Option<u8>) -> Result<LazyFrame> {
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|f| f.take(4).read(&mut magic))
+        .map_err(|e| unreadable(table, path, e.to_string()))?;
+    match compression_of(&magic[..n]) {
+        Some("gzip") => csv_from_bytes(table, path, gunzip(table, path)?, delimiter, quote),
+        Some(other) => Err(unreadable(
+            table,
+            path,
+            format!(
+                "the file looks {other}-compressed, which is not supported; decompress it first"
+            ),
+        )),
+        None => text_options(LazyCsvReader::new(pl_path(table, path)?), delimiter, quote)
+            .finish()
+            .map_err(|e| polars_failure(table, path, e)),
+    }
+}
+
+/// Runs a reader, turning a panic inside it (the last resort for malformed files polars
+/// does not reject cleanly) into an error naming the file.
+fn guarded<T>(table: &str, path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(unreadable(
+            table,
+            path,
+            format!("the reader failed: {what}"),
+        ))
+    })
 }
 
 fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> LazyCsvReader {
@@ -851,7 +818,13 @@ fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> Lazy
         .with_missing_is_null(true)
 }
 
-fn csv_from_bytes(table: &str, path: &Path, bytes: Vec<u8>) -> Result<LazyFrame> {
+fn csv_from_bytes(
+    table: &str,
+    path: &Path,
+    bytes: Vec<u8>,
+    delimiter: u8,
+    quote: Option<u8>,
+) -> Result<LazyFrame> {
     if bytes.is_empty() {
         return Err(empty(table, path));
     }
@@ -863,7 +836,7 @@ fn csv_from_bytes(table: &str, path: &Path, bytes: Vec<u8>) -> Result<LazyFrame>
         ));
     }
     let sources = ScanSources::Buffers(Arc::from([bytes.into()]));
-    csv_options(LazyCsvReader::new_with_sources(sources))
+    text_options(LazyCsvReader::new_with_sources(sources), delimiter, quote)
         .finish()
         .map_err(|e| polars_failure(table, path, e))
 }

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{feature_index, PairFeatures, FEATURE_NAMES, N_FEATURES};
+use crate::index::CandidatePair;
 use crate::{Error, Result};
 
 /// A fitted match model.
@@ -34,11 +35,21 @@ impl MatchModel {
     /// Names of the terms [`MatchModel::contributions`] returns, in order: the feature columns,
     /// then (logistic model) one `differs:<token>` term per token of its vocabulary.
     pub fn term_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = FEATURE_NAMES.iter().map(|n| (*n).to_string()).collect();
-        if let MatchModel::Logistic(m) = self {
-            names.extend(m.tokens.iter().map(|t| format!("differs:{t}")));
+        let n = N_FEATURES
+            + match self {
+                MatchModel::Logistic(m) => m.tokens.len(),
+                MatchModel::Mixture(_) => 0,
+            };
+        (0..n).map(|j| self.term_name(j)).collect()
+    }
+
+    /// Name of term `j` of [`MatchModel::term_names`].
+    fn term_name(&self, j: usize) -> String {
+        match (FEATURE_NAMES.get(j), self) {
+            (Some(name), _) => (*name).to_string(),
+            (None, MatchModel::Logistic(m)) => format!("differs:{}", m.tokens[j - N_FEATURES]),
+            (None, MatchModel::Mixture(_)) => format!("term {j}"),
         }
-        names
     }
 
     /// Log-odds contributions of each term for pair `i` of `f`, in the order of
@@ -101,7 +112,6 @@ impl MatchModel {
     /// first, as `name=value (contribution)`.
     pub fn explain(&self, f: &PairFeatures, i: usize, top: usize) -> String {
         let c = self.contributions(f, i);
-        let names = self.term_names();
         let mut order: Vec<usize> = (0..c.len()).filter(|&j| c[j].abs() > 0.05).collect();
         order.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()).then(a.cmp(&b)));
         order
@@ -109,9 +119,9 @@ impl MatchModel {
             .take(top)
             .map(|&j| {
                 if j < N_FEATURES {
-                    format!("{}={:.2} ({:+.1})", names[j], f.x[[i, j]], c[j])
+                    format!("{}={:.2} ({:+.1})", FEATURE_NAMES[j], f.x[[i, j]], c[j])
                 } else {
-                    format!("{} ({:+.1})", names[j], c[j])
+                    format!("{} ({:+.1})", self.term_name(j), c[j])
                 }
             })
             .collect::<Vec<_>>()
@@ -127,6 +137,40 @@ impl MatchModel {
     pub fn from_json(s: &str) -> Result<MatchModel> {
         Ok(serde_json::from_str(s)?)
     }
+}
+
+/// For each query of `pairs` (grouped by query), the row of its most probable candidate when
+/// the query is judged a match: when `pooled` (the model allows at most one match per query,
+/// so its candidates' probabilities add up to the probability that the query matches one of
+/// them), when that sum reaches `threshold`, so two near-identical candidates splitting the
+/// probability do not hide the match; otherwise when the candidate's own probability does.
+/// Ties: higher index similarity, then lower target index. Rows come out in query order.
+pub fn best_per_query(
+    pairs: &[CandidatePair],
+    prob: &[f64],
+    threshold: f64,
+    pooled: bool,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < pairs.len() {
+        let q = pairs[start].query;
+        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
+        let is_match = if pooled {
+            prob[start..end].iter().sum::<f64>() >= threshold
+        } else {
+            prob[start..end].iter().any(|&p| p >= threshold)
+        };
+        let best = (start..end).filter(|_| is_match).max_by(|&a, &b| {
+            prob[a]
+                .total_cmp(&prob[b])
+                .then(pairs[a].score.total_cmp(&pairs[b].score))
+                .then(pairs[b].target.cmp(&pairs[a].target))
+        });
+        out.extend(best);
+        start = end;
+    }
+    out
 }
 
 fn sigmoid(z: f64) -> f64 {

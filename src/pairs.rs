@@ -17,13 +17,12 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use crate::eval::Scores;
-use crate::features::{
-    differing_tokens, feature_matrix, pair_features, PairFeatures, RecordAttrs, Side,
-};
+use crate::features::{feature_matrix, pair_row, PairFeatures, RecordAttrs, Side};
 use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{read_text_table, text_column};
 use crate::matcher::{
-    FitSummary, LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams,
+    best_per_query, FitSummary, LogisticModel, LogisticParams, MatchModel, MixtureModel,
+    MixtureParams,
 };
 use crate::text::Normalizer;
 use crate::{Error, Result};
@@ -346,12 +345,7 @@ impl RecordAnalyzer {
         let (rt, ra) = self.analyze(&pairs.right);
         let rows = (0..pairs.len())
             .into_par_iter()
-            .map(|i| {
-                (
-                    pair_features(&lt[i], &la[i], &rt[i], &ra[i]),
-                    differing_tokens(&lt[i], &rt[i]),
-                )
-            })
+            .map(|i| pair_row(&lt[i], &la[i], &rt[i], &ra[i]))
             .collect();
         PairFeatures::from_rows(rows)
     }
@@ -581,21 +575,7 @@ pub fn link_catalogs(left: &RecordCatalog, right: &RecordCatalog, k: usize) -> R
     let probabilities = model.predict_grouped(&features, &groups);
     let scoring_seconds = scoring.elapsed().as_secs_f64();
 
-    let mut matches = Vec::new();
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        if probabilities[start..end].iter().sum::<f64>() >= model.threshold() {
-            let best = (start..end).max_by(|&a, &b| {
-                probabilities[a]
-                    .total_cmp(&probabilities[b])
-                    .then(b.cmp(&a))
-            });
-            matches.extend(best);
-        }
-        start = end;
-    }
+    let matches = best_per_query(&pairs, &probabilities, model.threshold(), true);
     Ok(Linkage {
         pairs,
         features,

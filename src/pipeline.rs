@@ -6,13 +6,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{feature_index, feature_matrix, RecordAttrs, Side};
-use crate::index::{CandidateIndex, CandidatePair, TfIdf};
+use crate::index::{CandidateIndex, TfIdf};
 use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
 use crate::leak::{
     self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, MatchEvidence,
     MatchedListing, ProductInfo, SellerFinding,
 };
-use crate::matcher::{MatchModel, MixtureModel, MixtureParams};
+use crate::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
@@ -382,7 +382,7 @@ impl Detector {
         };
         let prob = match_model.predict_grouped(&features, &groups);
         let pooled = matches!(match_model, MatchModel::Mixture(_));
-        let matches = best_matches(&pairs, &prob, match_model.threshold(), pooled, |row| {
+        let evidence = |row: usize| {
             let r = features.x.row(row);
             let get = |n: &str| feature_index(n).map_or(0.0, |i| r[i]);
             let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
@@ -394,7 +394,17 @@ impl Detector {
                 price_similarity: present("price_similarity", "has_price"),
                 explanation: match_model.explain(&features, row, 3),
             }
-        });
+        };
+        let matches: Vec<MatchedListing> =
+            best_per_query(&pairs, &prob, match_model.threshold(), pooled)
+                .into_iter()
+                .map(|i| MatchedListing {
+                    listing: pairs[i].query,
+                    product: pairs[i].target,
+                    probability: prob[i],
+                    evidence: evidence(i),
+                })
+                .collect();
 
         // Leak: temporal linking and seller statistics.
         let info = ListingInfo {
@@ -552,49 +562,4 @@ fn attrs(normalizer: &Normalizer, c: &Catalog) -> Vec<RecordAttrs> {
             )
         })
         .collect()
-}
-
-/// For each listing, its most probable candidate (ties: higher similarity, then lower product
-/// index) when the listing is judged a copy: when `pooled` (the model allows at most one match
-/// per listing, so its candidates' probabilities add up to the probability that the listing is
-/// a copy of one of them), when that sum reaches the threshold, so two near-identical home
-/// products splitting the probability do not hide the copy; otherwise when the candidate's own
-/// probability does. `pairs` are grouped by query.
-fn best_matches(
-    pairs: &[CandidatePair],
-    prob: &[f64],
-    threshold: f64,
-    pooled: bool,
-    evidence: impl Fn(usize) -> MatchEvidence,
-) -> Vec<MatchedListing> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let mut end = start;
-        while end < pairs.len() && pairs[end].query == q {
-            end += 1;
-        }
-        let is_copy = if pooled {
-            prob[start..end].iter().sum::<f64>() >= threshold
-        } else {
-            prob[start..end].iter().any(|&p| p >= threshold)
-        };
-        let best = (start..end).filter(|_| is_copy).max_by(|&a, &b| {
-            prob[a]
-                .total_cmp(&prob[b])
-                .then(pairs[a].score.total_cmp(&pairs[b].score))
-                .then(pairs[b].target.cmp(&pairs[a].target))
-        });
-        if let Some(i) = best {
-            out.push(MatchedListing {
-                listing: q,
-                product: pairs[i].target,
-                probability: prob[i],
-                evidence: evidence(i),
-            });
-        }
-        start = end;
-    }
-    out
 }

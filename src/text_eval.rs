@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::{feature_matrix, RecordAttrs, Side};
 use crate::index::{CandidateIndex, TfIdf};
-use crate::matcher::{MatchModel, MixtureModel, MixtureParams};
+use crate::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
 use crate::synth::{load_names, respell_units, SPAM};
 use crate::text::{Lexicon, Normalizer};
 use crate::{Error, Result};
@@ -69,13 +69,19 @@ pub struct TextEval {
 /// Makes the seeded copies of `titles`.
 pub fn make_copies(titles: &[String], seed: u64) -> Vec<String> {
     let lexicon = Lexicon::standard();
-    let entries = lexicon.entries();
+    // Concept -> the words that map to it, for putting English back into Indonesian.
+    let mut words_of: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for (w, c) in lexicon.entries() {
+        if w != c {
+            words_of.entry(c).or_default().push(w);
+        }
+    }
     titles
         .iter()
         .enumerate()
         .map(|(i, t)| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9));
-            copy_title(&mut rng, t, &lexicon, &entries)
+            copy_title(&mut rng, t, &lexicon, &words_of)
         })
         .collect()
 }
@@ -84,7 +90,7 @@ fn copy_title(
     rng: &mut ChaCha8Rng,
     title: &str,
     lexicon: &Lexicon,
-    entries: &[(&str, &str)],
+    words_of: &std::collections::HashMap<&str, Vec<&str>>,
 ) -> String {
     let mut tokens: Vec<String> = title.split_whitespace().map(str::to_string).collect();
     for t in tokens.iter_mut() {
@@ -93,13 +99,8 @@ fn copy_title(
             if en != low && rng.gen_bool(0.8) {
                 *t = en.to_string();
             }
-        } else {
-            let ids: Vec<&str> = entries
-                .iter()
-                .filter(|(w, c)| *c == low && *w != low)
-                .map(|(w, _)| *w)
-                .collect();
-            if !ids.is_empty() && rng.gen_bool(0.8) {
+        } else if let Some(ids) = words_of.get(low.as_str()) {
+            if rng.gen_bool(0.8) {
                 *t = ids[rng.gen_range(0..ids.len())].to_string();
             }
         }
@@ -162,18 +163,12 @@ pub fn score_matching(
     )?);
     let prob = mixture.predict_grouped(&features, &groups);
     let mut top1 = vec![None; queries.len()];
+    for p in pairs.iter().rev() {
+        top1[p.query] = Some(p.target);
+    }
     let mut matched = vec![None; queries.len()];
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        top1[q] = Some(pairs[start].target);
-        if prob[start..end].iter().sum::<f64>() >= 0.5 {
-            matched[q] = (start..end)
-                .max_by(|&a, &b| prob[a].total_cmp(&prob[b]).then(b.cmp(&a)))
-                .map(|i| pairs[i].target);
-        }
-        start = end;
+    for i in best_per_query(&pairs, &prob, mixture.threshold(), true) {
+        matched[pairs[i].query] = Some(pairs[i].target);
     }
     let in_catalog = truth.iter().filter(|t| t.is_some()).count();
     let hits = truth
