@@ -72,6 +72,14 @@ impl Date {
         Date::from_ymd(y as i32, m, d)
     }
 
+    /// Today's date in UTC, from the system clock (1970-01-01 if the clock is before it).
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Date(i32::try_from(secs / 86_400).unwrap_or(i32::MAX))
+    }
+
     /// Days from `self` to `later` (negative when `later` is earlier).
     pub fn days_until(self, later: Date) -> i32 {
         later.0 - self.0

@@ -17,7 +17,7 @@ pub enum Error {
         reason: String,
     },
     /// A required column is absent.
-    #[error("{table}: missing required column `{column}` (columns present: {})", available.join(", "))]
+    #[error("{table}: missing required column `{column}` (columns present: {}){}", available.join(", "), delimiter_hint(available))]
     MissingColumn {
         /// Logical table.
         table: String,
@@ -100,6 +100,23 @@ pub enum Error {
     /// JSON (de)serialisation error.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// When a file's header came out as one column holding another common separator, says so:
+/// the usual cause of a missing column is a file separated by something other than commas.
+fn delimiter_hint(available: &[String]) -> String {
+    let [only] = available else {
+        return String::new();
+    };
+    [(';', "semicolons"), ('\t', "tabs"), ('|', "pipes")]
+        .iter()
+        .find(|(c, _)| only.contains(*c))
+        .map(|(c, name)| {
+            format!(
+                "; the header is one column holding {c:?}: the file looks separated by {name}, not by the expected separator (a comma unless set otherwise)"
+            )
+        })
+        .unwrap_or_default()
 }
 
 impl From<linfa_logistic::error::Error> for Error {

@@ -143,6 +143,36 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The same records ordered by id. The detector works on catalogs in this order, so that
+    /// nothing it computes depends on the order of the file's rows (`source_row` still points
+    /// into the file).
+    #[must_use]
+    pub fn sorted_by_id(self) -> Catalog {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.id[a].cmp(&self.id[b]).then(a.cmp(&b)));
+        if order.iter().enumerate().all(|(k, &i)| k == i) {
+            return self;
+        }
+        fn pick<T: Clone>(column: &[T], order: &[usize]) -> Vec<T> {
+            order.iter().map(|&i| column[i].clone()).collect()
+        }
+        Catalog {
+            kind: self.kind,
+            id: pick(&self.id, &order),
+            title: pick(&self.title, &order),
+            description: pick(&self.description, &order),
+            category: pick(&self.category, &order),
+            brand: pick(&self.brand, &order),
+            price: pick(&self.price, &order),
+            currency: pick(&self.currency, &order),
+            seller_id: pick(&self.seller_id, &order),
+            origin_country: pick(&self.origin_country, &order),
+            image_phash: pick(&self.image_phash, &order),
+            listed_at: pick(&self.listed_at, &order),
+            source_row: pick(&self.source_row, &order),
+        }
+    }
+
     /// An empty catalog of the given kind.
     pub fn new(kind: TableKind) -> Self {
         Catalog {
@@ -362,6 +392,12 @@ pub fn read_catalog(
         let parsed = (|| -> Result<_, Fault> {
             let id = required_text(&table, id_col, i)?;
             let title = required_text(&table, "title", i)?;
+            if !title.chars().any(char::is_alphanumeric) {
+                return Err((
+                    "title",
+                    format!("title has no letters or digits: '{}'", clip(&title)),
+                ));
+            }
             let price = number(&table, "price", i)?;
             let image_phash = phash(&table, "image_phash", i)?;
             let listed_at = if foreign {
@@ -533,9 +569,15 @@ pub fn read_text_table(
         let df = open_csv(table, path, delimiter, quote)?
             .collect()
             .map_err(|e| polars_failure(table, path, e))?;
-        if df.get_column_names().iter().any(|n| n.contains('\u{fffd}')) {
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        if names.iter().any(|n| n.contains('\u{fffd}')) {
             return Err(not_utf8(table, path, "the header"));
         }
+        check_unique_names(table, path, &names)?;
         Ok(df)
     })?;
     if df.height() == 0 {
@@ -634,6 +676,8 @@ impl ColData {
 struct Table {
     height: usize,
     cols: HashMap<&'static str, ColData>,
+    /// The latest date accepted: tomorrow in UTC, so no time zone makes today's rows "future".
+    latest: Date,
 }
 
 impl Table {
@@ -667,6 +711,7 @@ fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table
     let table_data = Table {
         height: df.height(),
         cols,
+        latest: Date::today().add_days(1),
     };
     if (0..table_data.height).all(|i| table_data.is_blank(i)) {
         return Err(empty(table, path));
@@ -691,6 +736,7 @@ fn scan_and_collect(
     if format != Format::Parquet && names.iter().any(|n| n.contains('\u{fffd}')) {
         return Err(not_utf8(table, path, "the header"));
     }
+    check_unique_names(table, path, &names)?;
     let mut exprs: Vec<Expr> = Vec::new();
     let mut used = Vec::new();
     let logicals = kind
@@ -886,6 +932,30 @@ fn check_file(table: &str, path: &Path) -> Result<u64> {
     Ok(meta.len())
 }
 
+/// Refuses a header that names a column twice: which of the two was meant cannot be known.
+/// The CSV reader renames the second `x` to `x_duplicated_0`; names equal after removing a
+/// byte-order mark and spaces count as the same.
+fn check_unique_names(table: &str, path: &Path, names: &[String]) -> Result<()> {
+    let cleaned: Vec<&str> = names.iter().map(|n| clean_name(n)).collect();
+    let mut seen = HashSet::new();
+    for name in &cleaned {
+        let renamed = name
+            .rsplit_once("_duplicated_")
+            .filter(|(base, n)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && cleaned.contains(base)
+            })
+            .map(|(base, _)| base);
+        if let Some(dup) = renamed.or((!seen.insert(*name)).then_some(*name)) {
+            return Err(unreadable(
+                table,
+                path,
+                format!("the header names column `{dup}` twice; rename or remove one of them"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The file column for `wanted`: an exact match, else one equal after removing a byte-order mark
 /// and surrounding spaces (so a BOM or a stray `\r` in the header does not hide a column).
 fn find_column<'a>(names: &'a [String], wanted: &str) -> Option<&'a str> {
@@ -1048,22 +1118,37 @@ fn required_text(t: &Table, c: &'static str, i: usize) -> Result<String, Fault> 
     text(t, c, i).ok_or_else(|| (c, format!("{c} is empty")))
 }
 
+/// Optional date; dates after [`Table::latest`] are refused as impossible.
 fn date(t: &Table, c: &'static str, i: usize) -> Result<Option<Date>, Fault> {
-    match t.cell(c, i) {
-        Cell::Missing => Ok(None),
-        Cell::Day(d) => Ok(Some(Date(d))),
-        Cell::Str(s) => Date::parse(s)
-            .map(Some)
-            .ok_or_else(|| (c, format!("not a YYYY-MM-DD date: '{}'", clip(s)))),
-        other => Err((c, format!("not a YYYY-MM-DD date: '{}'", show(&other)))),
+    let day = match t.cell(c, i) {
+        Cell::Missing => return Ok(None),
+        Cell::Day(d) => Date(d),
+        Cell::Str(s) => {
+            Date::parse(s).ok_or_else(|| (c, format!("not a YYYY-MM-DD date: '{}'", clip(s))))?
+        }
+        other => return Err((c, format!("not a YYYY-MM-DD date: '{}'", show(&other)))),
+    };
+    if day > t.latest {
+        return Err((
+            c,
+            format!(
+                "{c} {day} is in the future (today is {})",
+                t.latest.add_days(-1)
+            ),
+        ));
     }
+    Ok(Some(day))
 }
 
 fn required_date(t: &Table, c: &'static str, i: usize) -> Result<Date, Fault> {
     date(t, c, i)?.ok_or_else(|| (c, format!("{c} is empty")))
 }
 
-/// Optional non-negative finite number.
+/// The largest number accepted in a numeric column: below 2^53, so sums of counts stay exact
+/// in `f64` and no total overflows. No real daily count or price comes near it.
+pub const MAX_NUMBER: f64 = 1e15;
+
+/// Optional non-negative finite number, at most [`MAX_NUMBER`].
 fn number(t: &Table, c: &'static str, i: usize) -> Result<Option<f64>, Fault> {
     let cell = t.cell(c, i);
     let value = match cell {
@@ -1080,6 +1165,15 @@ fn number(t: &Table, c: &'static str, i: usize) -> Result<Option<f64>, Fault> {
     }
     if value < 0.0 {
         return Err((c, format!("{c} is negative: '{}'", show(&cell))));
+    }
+    if value > MAX_NUMBER {
+        return Err((
+            c,
+            format!(
+                "{c} is too large: '{}' (at most {MAX_NUMBER:e}, where sums stay exact)",
+                show(&cell)
+            ),
+        ));
     }
     // Normalise -0.0.
     Ok(Some(value + 0.0))

@@ -132,8 +132,15 @@ impl Config {
             .unwrap_or("")
             .to_ascii_lowercase();
         let config: Config = match ext.as_str() {
-            "toml" => toml::from_str(&text)
-                .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?,
+            "toml" => toml::from_str(&text).map_err(|e| {
+                let place = e.span().map_or(String::new(), |span| {
+                    let before = text.get(..span.start).unwrap_or(&text);
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!(" (line {line}, column {column})")
+                });
+                Error::Config(format!("{}: {}{place}", path.display(), e.message()))
+            })?,
             "json" => serde_json::from_str(&text)
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
             _ => {
@@ -343,6 +350,9 @@ impl Detector {
             catalog,
             report: ingest,
         } = inputs;
+        // Row order must not matter: catalogs are put in id order, sales rows are summed in
+        // (product, date) order by the grid.
+        let (products, catalog) = (products.sorted_by_id(), catalog.sorted_by_id());
         let listed_at = listing_dates(&catalog)?;
 
         // Trend: onsets from the sales series.

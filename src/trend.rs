@@ -264,6 +264,8 @@ impl DemandGrid {
             })
             .collect();
         let days = (hi.0 - lo.0 + 1) as usize;
+        let order = canonical_order(sales, &product_of);
+        let rows = (0..product_of.len()).map(|k| order.as_ref().map_or(k, |o| o[k]));
         let mut units = vec![vec![0f32; days]; n];
         // One pass adds the units and gathers, per product, the revenue and units of the rows
         // that give both (its unit price); rows that give only revenue wait for that price.
@@ -271,8 +273,8 @@ impl DemandGrid {
         let mut units_sum = vec![0.0f64; n];
         let mut has_units = vec![false; n];
         let mut revenue_only = Vec::new();
-        for (i, &p) in product_of.iter().enumerate() {
-            let p = p as usize;
+        for i in rows {
+            let p = product_of[i] as usize;
             if p >= n {
                 continue;
             }
@@ -352,6 +354,30 @@ impl DemandGrid {
             .map(|d| weekly_sums(d, weeks))
             .collect()
     }
+}
+
+/// The order in which sales rows are added up: by product, date and then value, so that the
+/// grid (float sums of several rows for one day, the unit price from revenue) is the same
+/// whatever the order of the file's rows. `None` when the rows already come in that order, as
+/// long-form exports usually do.
+fn canonical_order(sales: &SalesPanel, product_of: &[u32]) -> Option<Vec<usize>> {
+    let key = |i: usize| {
+        (
+            product_of[i],
+            sales.date[i],
+            sales.units[i].map(f64::to_bits),
+            sales.revenue[i].map(f64::to_bits),
+        )
+    };
+    let sorted = (1..product_of.len())
+        .into_par_iter()
+        .all(|i| key(i - 1) <= key(i));
+    if sorted {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..product_of.len()).collect();
+    order.par_sort_unstable_by_key(|&i| key(i));
+    Some(order)
 }
 
 fn weekly_sums(daily: &[f32], weeks: usize) -> Vec<f64> {

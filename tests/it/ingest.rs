@@ -695,3 +695,189 @@ fn load_filters_sales_and_keeps_accounting() {
     );
     assert_accounting(r);
 }
+
+#[test]
+fn duplicate_column_names_are_an_error_naming_them() {
+    let dir = scratch("dup-cols");
+    let p = write(
+        &dir,
+        "sales.csv",
+        "product_id,date,units,units\np1,2024-01-01,1,2\n",
+    );
+    let err = sales(&p).0.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Unreadable { .. }), "{err:?}");
+    assert!(msg.contains("sales.csv"), "{msg}");
+    assert!(msg.contains("`units`") && msg.contains("twice"), "{msg}");
+    // An unused duplicated column is an error too: which one was meant is unknowable.
+    let p = write(
+        &dir,
+        "products.csv",
+        "product_id,title,note,note\np1,Mug,a,b\n",
+    );
+    let msg = catalog(&p, TableKind::Products).0.unwrap_err().to_string();
+    assert!(msg.contains("`note`") && msg.contains("twice"), "{msg}");
+}
+
+#[test]
+fn wrong_delimiter_names_the_likely_one() {
+    let dir = scratch("delimiter");
+    for (sep, name) in [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")] {
+        let body = format!("product_id{sep}date{sep}units\np1{sep}2024-01-01{sep}1\n");
+        let p = write(&dir, &format!("{name}.csv"), body);
+        let err = sales(&p).0.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::MissingColumn { .. }), "{err:?}");
+        assert!(msg.contains("separated by"), "{msg}");
+        assert!(msg.contains(name), "{msg}");
+    }
+}
+
+#[test]
+fn quoted_fields_keep_newlines_delimiters_and_quotes() {
+    let dir = scratch("quoted");
+    let p = write(
+        &dir,
+        "catalog.csv",
+        "listing_id,title,listed_at\n\
+         f1,\"Mug, large\nwith \"\"lid\"\"\",2024-01-01\n\
+         f2,Lamp,2024-01-02\n",
+    );
+    let (c, report) = catalog(&p, TableKind::Catalog);
+    let c = c.unwrap();
+    assert_eq!(c.id, ["f1", "f2"]);
+    assert_eq!(c.title[0], "Mug, large\nwith \"lid\"");
+    // Rows are counted as records, not lines.
+    assert_eq!(c.source_row, [1, 2]);
+    assert_accounting(&report);
+}
+
+#[test]
+fn huge_numbers_and_future_dates_are_rejected() {
+    let dir = scratch("huge");
+    let p = write(
+        &dir,
+        "sales.csv",
+        "product_id,date,units,revenue\n\
+         p1,2024-01-01,1e300,\n\
+         p1,2024-01-01,99999999999999999999,\n\
+         p1,2024-01-01,1,1e16\n\
+         p1,2999-01-01,1,\n\
+         p1,2024-01-01,1000000,\n",
+    );
+    let (s, report) = sales(&p);
+    assert_eq!(s.unwrap().units, [Some(1e6)]);
+    let reasons: Vec<(usize, &str, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.row, r.column.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    for (row, column) in [(1, "units"), (2, "units"), (3, "revenue")] {
+        let r = &report.rejected[row - 1];
+        assert_eq!((r.row, r.column.as_str()), (row, column));
+        assert!(r.reason.contains("too large"), "{r:?}");
+    }
+    let future = &report.rejected[3];
+    assert_eq!((future.row, future.column.as_str()), (4, "date"));
+    assert!(future.reason.contains("in the future"), "{future:?}");
+    assert_accounting(&report);
+
+    let p = write(
+        &dir,
+        "catalog.csv",
+        "listing_id,title,listed_at,price\n\
+         f1,Mug,2999-12-31,\n\
+         f2,Mug,2024-01-01,1e20\n\
+         f3,Mug,2024-01-01,10\n",
+    );
+    let (c, report) = catalog(&p, TableKind::Catalog);
+    assert_eq!(c.unwrap().id, ["f3"]);
+    assert_eq!(report.rejected[0].column, "listed_at");
+    assert!(report.rejected[0].reason.contains("in the future"));
+    assert_eq!(report.rejected[1].column, "price");
+    assert!(report.rejected[1].reason.contains("too large"));
+}
+
+#[test]
+fn titles_long_empty_symbol_only_and_mixed_script() {
+    let dir = scratch("titles");
+    let long = "kaos polos ".repeat(10_000);
+    let body = format!(
+        "product_id,title\n\
+         p1,{long}\n\
+         p2,\"   \"\n\
+         p3,🔥🔥🔥 ✨\n\
+         p4,Кружка mug 杯子 cangkir ١٢٣\n\
+         p5,!!! --- ???\n"
+    );
+    let p = write(&dir, "products.csv", body);
+    let (c, report) = catalog(&p, TableKind::Products);
+    let c = c.unwrap();
+    assert_eq!(c.id, ["p1", "p4"]);
+    assert_eq!(
+        c.title[0].len(),
+        long.trim().len(),
+        "long titles are kept whole"
+    );
+    assert_eq!(c.title[1], "Кружка mug 杯子 cangkir ١٢٣");
+    assert_eq!(
+        report.rejected,
+        [
+            rej("products", 2, "title", "title is empty"),
+            rej(
+                "products",
+                3,
+                "title",
+                "title has no letters or digits: '🔥🔥🔥 ✨'"
+            ),
+            rej(
+                "products",
+                5,
+                "title",
+                "title has no letters or digits: '!!! --- ???'"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn truncated_parquet_is_an_error_naming_the_file() {
+    let dir = scratch("truncated");
+    let mut df = polars::df!(
+        "product_id" => ["p1", "p2", "p3"],
+        "date" => ["2024-01-01", "2024-01-02", "2024-01-03"],
+        "units" => [1.0, 2.0, 3.0]
+    )
+    .unwrap();
+    let whole = write_parquet(&dir, "whole.parquet", &mut df);
+    let bytes = std::fs::read(&whole).unwrap();
+    for cut in [bytes.len() - 1, bytes.len() / 2, 12, 4] {
+        let p = write(&dir, &format!("cut{cut}.parquet"), &bytes[..cut]);
+        let err = sales(&p).0.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unreadable { .. }), "{cut}: {err:?}");
+        assert!(msg.contains(&format!("cut{cut}.parquet")), "{msg}");
+    }
+}
+
+#[test]
+fn duplicate_product_ids_keep_the_first() {
+    let dir = scratch("dup-ids");
+    let p = write(
+        &dir,
+        "products.csv",
+        "product_id,title\np1,Mug\np2,Lamp\np1,Mug again\n",
+    );
+    let (c, report) = catalog(&p, TableKind::Products);
+    assert_eq!(c.unwrap().title, ["Mug", "Lamp"]);
+    assert_eq!(
+        report.rejected,
+        [rej(
+            "products",
+            3,
+            "product_id",
+            "duplicate product_id 'p1' (first seen in row 1)"
+        )]
+    );
+}

@@ -4,6 +4,7 @@ mod image;
 mod ingest;
 mod matching;
 mod pipeline;
+mod properties;
 mod synth;
 mod text;
 mod trend;

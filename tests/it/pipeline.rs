@@ -101,6 +101,143 @@ fn detector_finds_planted_followers_and_is_thread_count_invariant() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Bad rows added to every input table are rejected, counted, and change no finding: no
+/// output refers to them.
+#[test]
+fn rejected_rows_change_no_finding_and_are_accounted() {
+    use polars::prelude::*;
+    let (_, dir) = world("rejected", small());
+    let clean = Detector::new(DetectorParams::default())
+        .unwrap()
+        .run_files(&paths(&dir), &ColumnsConfig::default())
+        .unwrap();
+    let alert = &clean.alerts[0];
+    let bestseller = &alert.product_id;
+
+    let bad = scratch("rejected-bad");
+    let mut catalog = std::fs::read_to_string(dir.join("catalog.csv")).unwrap();
+    let title = |id: &str| {
+        catalog
+            .lines()
+            .find(|l| l.starts_with(&format!("{id},")))
+            .map(|l| l.split(',').nth(1).unwrap().to_string())
+            .unwrap()
+    };
+    let copied = title(&alert.listing_id);
+    // Copies of an alerted listing: dated in the future, with a duplicate id, with no title.
+    let extra_catalog = [
+        format!("X-FUTURE,{copied},2999-01-01,S-BAD,1,IDR,CN,"),
+        format!("{},{copied},2024-03-01,S-BAD,1,IDR,CN,", alert.listing_id),
+        "X-EMPTY,   ,2024-03-01,S-BAD,1,IDR,CN,".to_string(),
+        "X-SYMBOLS,🔥🔥🔥,2024-03-01,S-BAD,1,IDR,CN,".to_string(),
+        format!("X-DATE,{copied},03/01/2024,S-BAD,1,IDR,CN,"),
+        format!("X-PRICE,{copied},2024-03-01,S-BAD,-1,IDR,CN,"),
+    ];
+    catalog.push_str(&extra_catalog.join("\n"));
+    catalog.push('\n');
+    std::fs::write(bad.join("catalog.csv"), &catalog).unwrap();
+
+    let mut products = std::fs::read_to_string(dir.join("products.csv")).unwrap();
+    let extra_products = [
+        format!("{bestseller},Another title,,,,,"),
+        "X-P1,🔥 ✨,,,,,".to_string(),
+    ];
+    products.push_str(&extra_products.join("\n"));
+    products.push('\n');
+    std::fs::write(bad.join("products.csv"), &products).unwrap();
+
+    // Sales: a huge spike for a quiet product, a future day, and sales of an unknown product.
+    let mut sales = ParquetReader::new(std::fs::File::open(dir.join("sales.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    let quiet = "P00001";
+    let day = |s: &str| crossleak::Date::parse(s).unwrap().0;
+    let extra = df!(
+        "product_id" => [quiet, quiet, "X-P1", "NOPE"],
+        "date" => [day("2024-06-01"), day("2999-01-01"), day("2024-06-01"), day("2024-06-01")],
+        "units" => [1e20, 5.0, 5.0, 5.0]
+    )
+    .unwrap()
+    .lazy()
+    .with_column(col("date").cast(DataType::Date))
+    .collect()
+    .unwrap();
+    let extra = extra.select(sales.get_column_names_owned()).unwrap();
+    sales.vstack_mut(&extra).unwrap();
+    ParquetWriter::new(std::fs::File::create(bad.join("sales.parquet")).unwrap())
+        .finish(&mut sales)
+        .unwrap();
+
+    let dirty = Detector::new(DetectorParams::default())
+        .unwrap()
+        .run_files(&paths(&bad), &ColumnsConfig::default())
+        .unwrap();
+    assert_eq!(dirty.summary, clean.summary);
+    assert_eq!(dirty.bestsellers, clean.bestsellers);
+    assert_eq!(dirty.alerts, clean.alerts);
+    assert_eq!(dirty.pre_existing, clean.pre_existing);
+    assert_eq!(dirty.sellers, clean.sellers);
+    assert_eq!(dirty.categories, clean.categories);
+
+    let rejected = |table: &str| {
+        dirty
+            .ingest
+            .rejected
+            .iter()
+            .filter(|r| r.table == table)
+            .count()
+    };
+    assert_eq!(rejected("catalog"), extra_catalog.len());
+    assert_eq!(rejected("products"), extra_products.len());
+    assert_eq!(rejected("sales"), 4);
+    for t in &dirty.ingest.tables {
+        assert_eq!(t.rows_read, t.accepted + t.rejected, "{t:?}");
+        let before = clean
+            .ingest
+            .tables
+            .iter()
+            .find(|c| c.table == t.table)
+            .unwrap();
+        assert_eq!(t.accepted, before.accepted, "{t:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&bad).ok();
+}
+
+/// Titles of 100,000 characters (Latin and Han) and mixed scripts go through every stage.
+#[test]
+fn long_and_mixed_script_titles_run_end_to_end() {
+    let (_, dir) = world("long-titles", small());
+    let mut catalog = std::fs::read_to_string(dir.join("catalog.csv")).unwrap();
+    let latin: String = (0..)
+        .map(|i| format!("kaos polos hitam {i} "))
+        .flat_map(|w| w.chars().collect::<Vec<_>>())
+        .take(100_000)
+        .collect();
+    let han: String = (0..100_000u32)
+        .map(|i| char::from_u32(0x4e00 + (i * 7) % 2000).unwrap())
+        .collect();
+    for (id, title) in [
+        ("X-LATIN", latin.trim().to_string()),
+        ("X-HAN", han),
+        ("X-MIXED", "Кружка mug 杯子 cangkir ١٢٣ 🔥".to_string()),
+    ] {
+        catalog.push_str(&format!("{id},\"{title}\",2024-05-01,S-LONG,1,IDR,CN,\n"));
+    }
+    std::fs::write(dir.join("catalog.csv"), catalog).unwrap();
+    let report = Detector::new(DetectorParams::default())
+        .unwrap()
+        .run_files(&paths(&dir), &ColumnsConfig::default())
+        .unwrap();
+    assert!(
+        report.ingest.rejected.is_empty(),
+        "{:?}",
+        report.ingest.rejected
+    );
+    assert!(report.sellers.iter().any(|s| s.seller_id == "S-LONG"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn no_followers_no_flags() {
     let (_, dir) = world(
@@ -235,6 +372,50 @@ fn config_loads_partially_and_names_bad_keys_and_ranges() {
         .unwrap_err()
         .to_string();
     assert!(missing.contains("nope.toml"), "{missing}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn unreadable_configs_are_errors_naming_the_file_and_place() {
+    use crossleak::pipeline::Config;
+    let dir = scratch("bad-config");
+    let load = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        Config::load(&p).unwrap_err().to_string()
+    };
+    let err = load(
+        "syntax.toml",
+        b"[params.leak]\nmax_lag_days = 90\nalpha = = 0.1\n",
+    );
+    assert!(
+        err.contains("syntax.toml") && err.contains("line 3"),
+        "{err}"
+    );
+    let err = load("syntax.json", b"{\"params\": {\"leak\": }}");
+    assert!(
+        err.contains("syntax.json") && err.contains("line 1"),
+        "{err}"
+    );
+    let err = load("latin1.toml", b"[params.leak]\n# caf\xe9\n");
+    assert!(
+        err.contains("latin1.toml") && err.contains("UTF-8"),
+        "{err}"
+    );
+    let err = load("types.toml", b"[params.leak]\nmax_lag_days = \"ninety\"\n");
+    assert!(
+        err.contains("types.toml") && err.contains("line 2"),
+        "{err}"
+    );
+    let err = load("config.yaml", b"params: {}\n");
+    assert!(
+        err.contains("config.yaml") && err.contains(".toml"),
+        "{err}"
+    );
+    let sub = dir.join("dir.toml");
+    std::fs::create_dir_all(&sub).unwrap();
+    let err = Config::load(&sub).unwrap_err().to_string();
+    assert!(err.contains("dir.toml"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
