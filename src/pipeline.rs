@@ -139,7 +139,8 @@ impl Config {
                     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                     format!(" (line {line}, column {column})")
                 });
-                Error::Config(format!("{}: {}{place}", path.display(), e.message()))
+                let message = e.message().trim().replace('\n', "; ");
+                Error::Config(format!("{}: {message}{place}", path.display()))
             })?,
             "json" => serde_json::from_str(&text)
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,

@@ -382,7 +382,9 @@ fn unreadable_configs_are_errors_naming_the_file_and_place() {
     let load = |name: &str, bytes: &[u8]| {
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
-        Config::load(&p).unwrap_err().to_string()
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        err
     };
     let err = load(
         "syntax.toml",
