@@ -177,7 +177,7 @@ fn bench_scale(args: &Args) -> Result<(), String> {
         "trend stage: {} products x {} days, {} sales rows, {threads} threads",
         products.len(),
         args.days,
-        sales.product_id.len()
+        sales.len()
     );
     let mut times = Vec::new();
     for run in 0..args.runs {

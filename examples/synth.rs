@@ -1,11 +1,14 @@
 //! Generate a synthetic "Project S" world with ground truth.
 //!
 //! ```text
-//! cargo run --release --example synth -- --scale 1308 --out datasets/world [--seed 7] [--followers 6]
+//! cargo run --release --example synth -- --scale 1308 --out datasets/world [--seed 7] [--followers 6] \
+//!     [--organic 12] [--unrelated 30]
 //! ```
 //!
 //! `--scale` is the number of home products: up to 1,308 they are distinct Tokopedia titles,
-//! beyond that variants are made by recombining words within a category. Every other parameter
+//! beyond that variants are made by recombining words within a category. Organic sellers list 20–40
+//! copies each and unrelated sellers 10–30 unrelated items, so they set the catalog's size (about
+//! 20,000 of each give about a million listings). Every other parameter
 //! keeps its [`SynthParams`] default. Bad arguments exit with status 2 and a one-line reason.
 
 use std::path::PathBuf;
@@ -39,7 +42,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--out" => out = Some(PathBuf::from(&value)),
             "--seed" => params.seed = number("--seed")?,
             "--followers" => params.followers = number("--followers")? as usize,
-            other => return Err(format!("unknown argument `{other}` (expected --scale N --out DIR [--seed S] [--followers F])")),
+            "--organic" => params.organic = number("--organic")? as usize,
+            "--unrelated" => params.unrelated = number("--unrelated")? as usize,
+            other => return Err(format!("unknown argument `{other}` (expected --scale N --out DIR [--seed S] [--followers F] [--organic O] [--unrelated U])")),
         }
     }
     params.products = scale.ok_or("missing --scale N (number of home products)")?;

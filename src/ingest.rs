@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::{
-    col, DataFrame, DataType, Expr, LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath,
-    PolarsError, ScanArgsParquet, ScanSources,
+    col, DataFrame, DataType, Expr, Float64Chunked, Int32Chunked, Int64Chunked, LazyCsvReader,
+    LazyFileListReader, LazyFrame, PlRefPath, PolarsError, ScanArgsParquet, ScanSources,
+    StringChunked, UInt64Chunked,
 };
 use serde::{Deserialize, Serialize};
 
@@ -95,11 +96,16 @@ pub struct ColumnsConfig {
     pub catalog: ColumnMap,
 }
 
-/// Home-market sales in long form, one accepted row per entry.
+/// Home-market sales in long form, one accepted row per entry. Product ids are stored once:
+/// each row holds the index of its id (a long sales table repeats a few ids millions of times).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SalesPanel {
-    /// Product id of each row.
-    pub product_id: Vec<String>,
+    /// Distinct product ids, in order of first appearance.
+    ids: Vec<String>,
+    /// Position of each id in `ids`.
+    lookup: HashMap<String, u32>,
+    /// Per row: index into `ids`.
+    product: Vec<u32>,
     /// Date of each row.
     pub date: Vec<Date>,
     /// Units sold (finite, >= 0); `None` when the row gives only revenue.
@@ -109,6 +115,90 @@ pub struct SalesPanel {
     pub revenue: Vec<Option<f64>>,
     /// 1-based data row number in the source file.
     pub source_row: Vec<usize>,
+}
+
+impl SalesPanel {
+    /// Appends one row.
+    pub fn push(
+        &mut self,
+        product_id: &str,
+        date: Date,
+        units: Option<f64>,
+        revenue: Option<f64>,
+        source_row: usize,
+    ) {
+        let code = match self.lookup.get(product_id) {
+            Some(&code) => code,
+            None => {
+                let code = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+                self.ids.push(product_id.to_string());
+                self.lookup.insert(product_id.to_string(), code);
+                code
+            }
+        };
+        self.product.push(code);
+        self.date.push(date);
+        self.units.push(units);
+        self.revenue.push(revenue);
+        self.source_row.push(source_row);
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.product.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.product.is_empty()
+    }
+
+    /// Product id of row `row`.
+    pub fn product_id(&self, row: usize) -> &str {
+        &self.ids[self.product[row] as usize]
+    }
+
+    /// Product id of every row, in row order.
+    pub fn product_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.product.iter().map(|&c| self.ids[c as usize].as_str())
+    }
+
+    /// The distinct product ids, in order of first appearance.
+    pub fn distinct_ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Per row, the index of its id in [`SalesPanel::distinct_ids`].
+    pub fn id_codes(&self) -> &[u32] {
+        &self.product
+    }
+
+    /// Keeps the rows whose product id passes `keep` (asked once per distinct id) and returns
+    /// the source rows of those removed, in row order.
+    pub fn retain_products(&mut self, keep: impl Fn(&str) -> bool) -> Vec<(usize, u32)> {
+        let keep_code: Vec<bool> = self.ids.iter().map(|id| keep(id)).collect();
+        let mut removed = Vec::new();
+        let mut w = 0;
+        for r in 0..self.product.len() {
+            let code = self.product[r];
+            if keep_code[code as usize] {
+                self.product[w] = code;
+                self.date[w] = self.date[r];
+                self.units[w] = self.units[r];
+                self.revenue[w] = self.revenue[r];
+                self.source_row[w] = self.source_row[r];
+                w += 1;
+            } else {
+                removed.push((self.source_row[r], code));
+            }
+        }
+        self.product.truncate(w);
+        self.date.truncate(w);
+        self.units.truncate(w);
+        self.revenue.truncate(w);
+        self.source_row.truncate(w);
+        removed
+    }
 }
 
 /// A product catalog: the home products or the foreign listings (same shape, different roles).
@@ -332,7 +422,7 @@ pub fn read_sales(
             continue;
         }
         let parsed = (|| -> Result<_, Fault> {
-            let product_id = required_text(&table, "product_id", i)?;
+            let product_id = required_str(&table, "product_id", i)?;
             let date = required_date(&table, "date", i)?;
             let units = number(&table, "units", i)?;
             let revenue = number(&table, "revenue", i)?;
@@ -343,11 +433,7 @@ pub fn read_sales(
         })();
         match parsed {
             Ok((product_id, date, units, revenue)) => {
-                panel.product_id.push(product_id);
-                panel.date.push(date);
-                panel.units.push(units);
-                panel.revenue.push(revenue);
-                panel.source_row.push(i + 1);
+                panel.push(product_id, date, units, revenue, i + 1);
             }
             Err(fault) => rejected.push(reject(kind, i + 1, fault)),
         }
@@ -470,38 +556,20 @@ pub fn validate_column_map(kind: TableKind, columns: &ColumnMap) -> Result<()> {
 
 /// Rejects the sales rows whose product is not among `products`, updating the sales accounting.
 fn drop_unknown_products(
-    sales: SalesPanel,
+    mut sales: SalesPanel,
     products: &Catalog,
     report: &mut IngestReport,
 ) -> SalesPanel {
     let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
-    let SalesPanel {
-        product_id,
-        date,
-        units,
-        revenue,
-        source_row,
-    } = sales;
-    let mut kept = SalesPanel::default();
-    let mut dropped = Vec::new();
-    let rows = product_id
+    let removed = sales.retain_products(|id| known.contains(id));
+    let dropped: Vec<RejectedRow> = removed
         .into_iter()
-        .zip(date)
-        .zip(units)
-        .zip(revenue)
-        .zip(source_row);
-    for ((((pid, date), units), revenue), row) in rows {
-        if known.contains(pid.as_str()) {
-            kept.product_id.push(pid);
-            kept.date.push(date);
-            kept.units.push(units);
-            kept.revenue.push(revenue);
-            kept.source_row.push(row);
-        } else {
-            let reason = format!("product_id '{}' not in products", clip(&pid));
-            dropped.push(reject(TableKind::Sales, row, ("product_id", reason)));
-        }
-    }
+        .map(|(row, code)| {
+            let pid = &sales.ids[code as usize];
+            let reason = format!("product_id '{}' not in products", clip(pid));
+            reject(TableKind::Sales, row, ("product_id", reason))
+        })
+        .collect();
     if let Some(t) = report
         .tables
         .iter_mut()
@@ -516,7 +584,7 @@ fn drop_unknown_products(
     report
         .rejected
         .sort_by_key(|r| (r.table != TableKind::Sales.name(), r.row));
-    kept
+    sales
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,12 +703,15 @@ fn format_of(table: &str, path: &Path) -> Result<Format> {
     }
 }
 
-/// One column's values after reading (types normalised by the scan).
+/// One column's values after reading (types normalised by the scan), kept in the scan's own
+/// contiguous arrays: nothing is copied per row.
 enum ColData {
-    Str(Vec<Option<String>>),
-    Num(Vec<Option<f64>>),
-    Day(Vec<Option<i32>>),
-    Int(Vec<Option<u64>>),
+    Str(StringChunked),
+    Num(Float64Chunked),
+    Day(Int32Chunked),
+    Int(UInt64Chunked),
+    /// Signed 64-bit hashes, which keep their bits.
+    SignedInt(Int64Chunked),
 }
 
 /// One value, blank strings counting as missing.
@@ -655,14 +726,11 @@ enum Cell<'a> {
 impl ColData {
     fn get(&self, i: usize) -> Cell<'_> {
         let cell = match self {
-            ColData::Str(v) => v
-                .get(i)
-                .and_then(|o| o.as_deref())
-                .map(|s| s.trim())
-                .map(Cell::Str),
-            ColData::Num(v) => v.get(i).copied().flatten().map(Cell::Num),
-            ColData::Day(v) => v.get(i).copied().flatten().map(Cell::Day),
-            ColData::Int(v) => v.get(i).copied().flatten().map(Cell::Int),
+            ColData::Str(v) => v.get(i).map(|s| Cell::Str(s.trim())),
+            ColData::Num(v) => v.get(i).map(Cell::Num),
+            ColData::Day(v) => v.get(i).map(Cell::Day),
+            ColData::Int(v) => v.get(i).map(Cell::Int),
+            ColData::SignedInt(v) => v.get(i).map(|x| Cell::Int(x as u64)),
         };
         match cell {
             Some(Cell::Str("")) => Cell::Missing,
@@ -973,12 +1041,11 @@ fn clean_name(name: &str) -> &str {
 fn extract(df: &DataFrame, table: &str, logical: &'static str) -> Result<ColData> {
     let c = df.column(logical)?;
     Ok(match c.dtype() {
-        DataType::String => ColData::Str(c.str()?.iter().map(|o| o.map(str::to_owned)).collect()),
-        DataType::Float64 => ColData::Num(c.f64()?.iter().collect()),
-        DataType::Int32 => ColData::Day(c.i32()?.iter().collect()),
-        DataType::UInt64 => ColData::Int(c.u64()?.iter().collect()),
-        // Signed 64-bit hashes keep their bits.
-        DataType::Int64 => ColData::Int(c.i64()?.iter().map(|o| o.map(|v| v as u64)).collect()),
+        DataType::String => ColData::Str(c.str()?.rechunk().into_owned()),
+        DataType::Float64 => ColData::Num(c.f64()?.rechunk().into_owned()),
+        DataType::Int32 => ColData::Day(c.i32()?.rechunk().into_owned()),
+        DataType::UInt64 => ColData::Int(c.u64()?.rechunk().into_owned()),
+        DataType::Int64 => ColData::SignedInt(c.i64()?.rechunk().into_owned()),
         other => {
             return Err(Error::WrongType {
                 table: table.into(),
@@ -1111,6 +1178,16 @@ fn text(t: &Table, c: &str, i: usize) -> Option<String> {
         Cell::Missing => None,
         Cell::Str(s) => Some(s.to_string()),
         other => Some(show(&other)),
+    }
+}
+
+/// Required text without a copy.
+fn required_str<'a>(t: &'a Table, c: &'static str, i: usize) -> Result<&'a str, Fault> {
+    match t.cell(c, i) {
+        Cell::Str(s) => Ok(s),
+        Cell::Missing => Err((c, format!("{c} is empty"))),
+        // Integer ids in a Parquet file were cast to text by the scan.
+        other => Err((c, format!("{c} is not text: '{}'", show(&other)))),
     }
 }
 

@@ -245,23 +245,16 @@ impl DemandGrid {
                 measure: vec![DemandMeasure::Units; n],
             };
         };
-        // Product index of every row (`u32::MAX`: not in the catalog). Long-form sales come
-        // grouped by product, so the previous row's id is tried before the hash map.
-        let index = &index;
+        // Product index of every row (`u32::MAX`: not in the catalog), looked up once per id.
+        let of_code: Vec<u32> = sales
+            .distinct_ids()
+            .iter()
+            .map(|id| index.get(id.as_str()).map_or(u32::MAX, |&p| p as u32))
+            .collect();
         let product_of: Vec<u32> = sales
-            .product_id
-            .par_chunks(1 << 16)
-            .flat_map_iter(|chunk| {
-                let mut last: Option<(&str, u32)> = None;
-                chunk.iter().map(move |id| match last {
-                    Some((prev, p)) if prev == id.as_str() => p,
-                    _ => {
-                        let p = index.get(id.as_str()).map_or(u32::MAX, |&p| p as u32);
-                        last = Some((id.as_str(), p));
-                        p
-                    }
-                })
-            })
+            .id_codes()
+            .par_iter()
+            .map(|&c| of_code[c as usize])
             .collect();
         let days = (hi.0 - lo.0 + 1) as usize;
         let order = canonical_order(sales, &product_of);

@@ -575,11 +575,14 @@ pub fn long_form(grid: &DemandGrid, products: &Catalog) -> SalesPanel {
     for (p, days) in grid.units.iter().enumerate().take(products.len()) {
         for (d, &u) in days.iter().enumerate() {
             if u > 0.0 {
-                s.product_id.push(products.id[p].clone());
-                s.date.push(grid.start.add_days(d as i32));
-                s.units.push(Some(u as f64));
-                s.revenue.push(None);
-                s.source_row.push(s.source_row.len() + 1);
+                let row = s.len() + 1;
+                s.push(
+                    &products.id[p],
+                    grid.start.add_days(d as i32),
+                    Some(u as f64),
+                    None,
+                    row,
+                );
             }
         }
     }

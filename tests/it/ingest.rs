@@ -101,7 +101,7 @@ fn good_sales_csv() {
     let p = write(&dir, "sales.csv", SALES_CSV);
     let (s, report) = sales(&p);
     let s = s.unwrap();
-    assert_eq!(s.product_id, ["p1", "p2", "p1"]);
+    assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2", "p1"]);
     assert_eq!(s.date, [d("2024-01-01"), d("2024-01-02"), d("2024-01-01")]);
     assert_eq!(s.units, [Some(3.0), Some(0.0), Some(2.5)]);
     assert_eq!(s.revenue, [Some(29.97), None, Some(10.0)]);
@@ -186,7 +186,7 @@ fn good_parquet_tables() {
     let p = write_parquet(&dir, "sales.parquet", &mut df);
     let (s, _) = sales(&p);
     let s = s.unwrap();
-    assert_eq!(s.product_id, ["p1", "p2"]);
+    assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2"]);
     assert_eq!(s.date, [d("2024-01-01"), d("2024-01-03")]);
     assert_eq!(s.units, [Some(4.0), Some(0.0)]);
     assert_eq!(s.revenue, [Some(8.5), None]);
@@ -406,7 +406,10 @@ fn compressed_inputs() {
     );
     // Gzip bytes behind a plain .csv name are read too.
     let p = write(&dir, "sales.csv", &bytes);
-    assert_eq!(sales(&p).0.unwrap().product_id, ["p1", "p2", "p1"]);
+    assert_eq!(
+        sales(&p).0.unwrap().product_ids().collect::<Vec<_>>(),
+        ["p1", "p2", "p1"]
+    );
     // Data polars would take for zlib is an error, not a panic.
     let p = write(&dir, "odd.csv", "x^2,date,units\n1,2024-01-01,1\n");
     assert!(
@@ -558,7 +561,7 @@ fn column_map_renames_and_checks_keys() {
     let mut report = IngestReport::default();
     let s = read_sales(&p, &map, &mut report).unwrap();
     assert_eq!(
-        (s.product_id[0].as_str(), s.date[0], s.units[0].unwrap()),
+        (s.product_id(0), s.date[0], s.units[0].unwrap()),
         ("p1", d("2024-01-01"), 5.0)
     );
 
@@ -605,7 +608,7 @@ fn crlf_and_bom() {
     );
     let (s, report) = sales(&p);
     let s = s.unwrap();
-    assert_eq!(s.product_id, ["p1", "p2"]);
+    assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2"]);
     assert_eq!(s.units, [Some(1.0), Some(2.0)]);
     assert!(report.rejected.is_empty());
 }
@@ -669,7 +672,7 @@ fn load_filters_sales_and_keeps_accounting() {
         ),
     };
     let inputs = Inputs::load(&paths, &ColumnsConfig::default()).unwrap();
-    assert_eq!(inputs.sales.product_id, ["h1", "h2"]);
+    assert_eq!(inputs.sales.product_ids().collect::<Vec<_>>(), ["h1", "h2"]);
     assert_eq!(inputs.sales.source_row, [1, 4]);
     assert_eq!(inputs.products.id, ["h1", "h2"]);
     assert_eq!(inputs.catalog.id, ["f1"]);

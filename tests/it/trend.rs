@@ -94,11 +94,14 @@ fn rows(s: &mut SalesPanel, id: &str, units: bool, revenue: Option<f64>) {
     let start = Date::from_ymd(2024, 1, 1).unwrap();
     for d in 0..364 {
         let u = if d >= 150 { 40.0 } else { 4.0 };
-        s.product_id.push(id.into());
-        s.date.push(start.add_days(d));
-        s.units.push(units.then_some(u));
-        s.revenue.push(revenue.map(|price| price * u));
-        s.source_row.push(s.source_row.len() + 1);
+        let row = s.len() + 1;
+        s.push(
+            id,
+            start.add_days(d),
+            units.then_some(u),
+            revenue.map(|price| price * u),
+            row,
+        );
     }
 }
 
@@ -146,11 +149,14 @@ fn weekly_sales_rows_are_handled() {
             ("flat", 30.0),
             ("riser", if w >= 30 { 240.0 } else { 30.0 }),
         ] {
-            s.product_id.push(id.into());
-            s.date.push(start.add_days(7 * w));
-            s.units.push(Some(units + (w % 3) as f64));
-            s.revenue.push(None);
-            s.source_row.push(s.source_row.len() + 1);
+            let row = s.len() + 1;
+            s.push(
+                id,
+                start.add_days(7 * w),
+                Some(units + (w % 3) as f64),
+                None,
+                row,
+            );
         }
     }
     let products = catalog(&["flat", "riser"], None, None);
