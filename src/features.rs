@@ -485,18 +485,53 @@ pub fn feature_matrix(
     queries: Side<'_>,
     targets: Side<'_>,
 ) -> PairFeatures {
+    let mut out = PairFeatures::default();
+    append_features(&mut out, pairs, queries, targets, true);
+    out
+}
+
+/// Appends the features of `pairs` to `out`, computed in parallel. `tokens`: also keep each
+/// pair's differing tokens (only a logistic model with token terms reads them; without, each
+/// pair gets an empty list). Lets a caller build one matrix from chunks of queries without
+/// holding more than one chunk's analysed titles.
+pub fn append_features(
+    out: &mut PairFeatures,
+    pairs: &[CandidatePair],
+    queries: Side<'_>,
+    targets: Side<'_>,
+    tokens: bool,
+) {
     let rows: Vec<([f64; N_FEATURES], Vec<String>)> = pairs
         .par_iter()
         .map(|p| {
-            pair_row(
-                &queries.titles[p.query],
-                &queries.attrs[p.query],
-                &targets.titles[p.target],
-                &targets.attrs[p.target],
-            )
+            let (a, aa) = (&queries.titles[p.query], &queries.attrs[p.query]);
+            let (b, ba) = (&targets.titles[p.target], &targets.attrs[p.target]);
+            if tokens {
+                pair_row(a, aa, b, ba)
+            } else {
+                (pair_features(a, aa, b, ba), Vec::new())
+            }
         })
         .collect();
-    PairFeatures::from_rows(rows)
+    let x = std::mem::take(&mut out.x);
+    let x = if x.is_standard_layout() {
+        x
+    } else {
+        x.as_standard_layout().into_owned()
+    };
+    let mut flat = if x.is_empty() {
+        Vec::new()
+    } else {
+        x.into_raw_vec_and_offset().0
+    };
+    flat.reserve(rows.len() * N_FEATURES);
+    for (r, d) in rows {
+        flat.extend_from_slice(&r);
+        out.differing.push(d);
+    }
+    let n = flat.len() / N_FEATURES;
+    out.x = Array2::from_shape_vec((n, N_FEATURES), flat)
+        .expect("a whole number of rows of N_FEATURES columns");
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{feature_index, feature_matrix, RecordAttrs, Side};
+use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs, Side};
 use crate::index::{CandidateIndex, TfIdf};
 use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
 use crate::leak::{
@@ -18,6 +18,10 @@ use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
 use crate::trend::{self, check_range, BestsellerEvent, DemandGrid, TrendParams};
 use crate::{Date, Error, Result};
+
+/// Foreign listings analysed, searched and scored together; memory for analysed titles is
+/// bounded by this many listings.
+const LISTING_CHUNK: usize = 65_536;
 
 /// Parameters of candidate generation and matching.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -358,30 +362,42 @@ impl Detector {
 
         // Trend: onsets from the sales series.
         let grid = DemandGrid::build(&sales, &products);
+        let sales_rows = sales.len();
+        drop(sales);
         let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
 
         // Index: TF-IDF fitted on the home catalog; every foreign listing queried against it.
         let normalizer = Normalizer::default();
         let model = TfIdf::fit(&products.title, normalizer.clone(), p.matching.ngram);
         let home = model.analyze_all(&products.title);
-        let foreign = model.analyze_all(&catalog.title);
         let index = CandidateIndex::build(&model, &home);
-        let pairs = index.search(&foreign, p.matching.top_k);
-
-        // Features and match probabilities.
         let home_attrs = attrs(&normalizer, &products);
         let foreign_attrs = attrs(&normalizer, &catalog);
-        let features = feature_matrix(
-            &pairs,
-            Side {
+
+        // Candidates and their features, one chunk of listings at a time: only one chunk's
+        // analysed titles are held, whatever the catalog's size. Listings are independent, so
+        // the chunk size changes nothing in the result.
+        let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
+        let mut pairs = Vec::new();
+        let mut features = PairFeatures::default();
+        for start in (0..catalog.len()).step_by(LISTING_CHUNK) {
+            let end = (start + LISTING_CHUNK).min(catalog.len());
+            let foreign = model.analyze_all(&catalog.title[start..end]);
+            let mut chunk = index.search(&foreign, p.matching.top_k);
+            let queries = Side {
                 titles: &foreign,
-                attrs: &foreign_attrs,
-            },
-            Side {
+                attrs: &foreign_attrs[start..end],
+            };
+            let targets = Side {
                 titles: &home,
                 attrs: &home_attrs,
-            },
-        );
+            };
+            append_features(&mut features, &chunk, queries, targets, tokens);
+            for c in &mut chunk {
+                c.query += start;
+            }
+            pairs.extend(chunk);
+        }
         let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
         let match_model = match &self.model {
             Some(m) => m.clone(),
@@ -451,7 +467,7 @@ impl Detector {
 
         let summary = RunSummary {
             products: products.len(),
-            sales_rows: sales.units.len(),
+            sales_rows,
             listings: catalog.len(),
             bestsellers: bestsellers.len(),
             candidate_pairs: pairs.len(),
