@@ -96,7 +96,7 @@ pub use crate::leak::{
     CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, SellerFinding, Timing,
 };
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
-pub use crate::pipeline::{Config, Detector, DetectorParams, Report, RunSummary};
+pub use crate::pipeline::{Config, Detector, DetectorParams, ListingScorer, Report, RunSummary};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};
 

@@ -1,12 +1,13 @@
 //! `Detector` and `DetectorParams`: one call from inputs to a [`Report`].
 
+use std::ops::Range;
 use std::path::Path;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs, Side};
-use crate::index::{CandidateIndex, TfIdf};
+use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
 use crate::leak::{
     self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, MatchEvidence,
@@ -22,6 +23,70 @@ use crate::{Date, Error, Result};
 /// Foreign listings analysed, searched and scored together; memory for analysed titles is
 /// bounded by this many listings.
 const LISTING_CHUNK: usize = 65_536;
+
+/// The home side of matching, built once from the home catalog: the TF-IDF model fitted on its
+/// titles, the candidate index and the home records' attributes. It scores foreign listings a
+/// chunk at a time, so memory for analysed foreign titles is bounded by the chunk, and chunks
+/// are independent: the detector runs them in turn, a cluster job can run one per partition
+/// (see ARCHITECTURE.md).
+#[derive(Clone, Debug)]
+pub struct ListingScorer {
+    normalizer: Normalizer,
+    model: TfIdf,
+    home: Vec<AnalyzedTitle>,
+    home_attrs: Vec<RecordAttrs>,
+    index: CandidateIndex,
+    top_k: usize,
+    tokens: bool,
+}
+
+impl ListingScorer {
+    /// Fits the model and builds the index on `products`. `tokens`: keep each pair's differing
+    /// tokens (needed by a logistic model with token terms only).
+    pub fn new(products: &Catalog, params: &MatchParams, tokens: bool) -> ListingScorer {
+        let normalizer = Normalizer::default();
+        let model = TfIdf::fit(&products.title, normalizer.clone(), params.ngram);
+        let home = model.analyze_all(&products.title);
+        let index = CandidateIndex::build(&model, &home);
+        ListingScorer {
+            home_attrs: attrs(&normalizer, products, 0..products.len()),
+            normalizer,
+            model,
+            home,
+            index,
+            top_k: params.top_k,
+            tokens,
+        }
+    }
+
+    /// Finds the candidates of listings `rows` of `catalog` and appends them to `pairs` (query
+    /// = row in `catalog`, target = row in the home catalog) and their features to `features`,
+    /// in the same order.
+    pub fn score(
+        &self,
+        catalog: &Catalog,
+        rows: Range<usize>,
+        pairs: &mut Vec<CandidatePair>,
+        features: &mut PairFeatures,
+    ) {
+        let start = rows.start;
+        let titles = self.model.analyze_all(&catalog.title[rows.clone()]);
+        let queries = Side {
+            titles: &titles,
+            attrs: &attrs(&self.normalizer, catalog, rows),
+        };
+        let targets = Side {
+            titles: &self.home,
+            attrs: &self.home_attrs,
+        };
+        let mut found = self.index.search(&titles, self.top_k);
+        append_features(features, &found, queries, targets, self.tokens);
+        for c in &mut found {
+            c.query += start;
+        }
+        pairs.extend(found);
+    }
+}
 
 /// Parameters of candidate generation and matching.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -366,37 +431,14 @@ impl Detector {
         drop(sales);
         let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
 
-        // Index: TF-IDF fitted on the home catalog; every foreign listing queried against it.
-        let normalizer = Normalizer::default();
-        let model = TfIdf::fit(&products.title, normalizer.clone(), p.matching.ngram);
-        let home = model.analyze_all(&products.title);
-        let index = CandidateIndex::build(&model, &home);
-        let home_attrs = attrs(&normalizer, &products);
-        let foreign_attrs = attrs(&normalizer, &catalog);
-
-        // Candidates and their features, one chunk of listings at a time: only one chunk's
-        // analysed titles are held, whatever the catalog's size. Listings are independent, so
-        // the chunk size changes nothing in the result.
+        // Candidates and features, one chunk of listings at a time against the home index.
         let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
+        let scorer = ListingScorer::new(&products, &p.matching, tokens);
         let mut pairs = Vec::new();
         let mut features = PairFeatures::default();
         for start in (0..catalog.len()).step_by(LISTING_CHUNK) {
             let end = (start + LISTING_CHUNK).min(catalog.len());
-            let foreign = model.analyze_all(&catalog.title[start..end]);
-            let mut chunk = index.search(&foreign, p.matching.top_k);
-            let queries = Side {
-                titles: &foreign,
-                attrs: &foreign_attrs[start..end],
-            };
-            let targets = Side {
-                titles: &home,
-                attrs: &home_attrs,
-            };
-            append_features(&mut features, &chunk, queries, targets, tokens);
-            for c in &mut chunk {
-                c.query += start;
-            }
-            pairs.extend(chunk);
+            scorer.score(&catalog, start..end, &mut pairs, &mut features);
         }
         let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
         let match_model = match &self.model {
@@ -575,9 +617,8 @@ fn listing_dates(catalog: &Catalog) -> Result<Vec<Date>> {
         .collect()
 }
 
-fn attrs(normalizer: &Normalizer, c: &Catalog) -> Vec<RecordAttrs> {
-    (0..c.len())
-        .into_par_iter()
+fn attrs(normalizer: &Normalizer, c: &Catalog, rows: Range<usize>) -> Vec<RecordAttrs> {
+    rows.into_par_iter()
         .map(|i| {
             RecordAttrs::new(
                 normalizer,

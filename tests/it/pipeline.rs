@@ -238,6 +238,33 @@ fn long_and_mixed_script_titles_run_end_to_end() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The chunked scoring step gives the same candidates and features whatever the chunk size,
+/// as a job scoring partitions of a catalog relies on.
+#[test]
+fn listing_chunks_score_like_one_pass() {
+    use crossleak::pipeline::MatchParams;
+    use crossleak::{ListingScorer, PairFeatures};
+    let (_, dir) = world("chunks", small());
+    let inputs = crossleak::Inputs::load(&paths(&dir), &ColumnsConfig::default()).unwrap();
+    let scorer = ListingScorer::new(&inputs.products, &MatchParams::default(), true);
+    let n = inputs.catalog.len();
+    let run = |chunk: usize| {
+        let (mut pairs, mut features) = (Vec::new(), PairFeatures::default());
+        for start in (0..n).step_by(chunk) {
+            let rows = start..(start + chunk).min(n);
+            scorer.score(&inputs.catalog, rows, &mut pairs, &mut features);
+        }
+        (pairs, features)
+    };
+    let whole = run(n);
+    assert!(whole.0.len() >= n, "every listing has candidates");
+    assert_eq!(whole.0.len(), whole.1.len());
+    for chunk in [1, 7, 100] {
+        assert_eq!(run(chunk), whole, "chunks of {chunk}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn no_followers_no_flags() {
     let (_, dir) = world(
