@@ -8,6 +8,7 @@
 //! and results come back in input order with ties broken by product index.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
@@ -41,17 +42,42 @@ impl SparseVec {
     }
 }
 
+/// The Fx hash (as in rustc): terms are short strings looked up millions of times, and ids are
+/// given in order of first appearance, never in hash order, so the hash affects speed only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type TermIds = HashMap<String, u32, BuildHasherDefault<FxHasher>>;
+
 /// Vocabulary and inverse document frequencies of one kind of term.
 #[derive(Clone, Debug, Default)]
 pub struct TermVocab {
-    ids: HashMap<String, u32>,
+    ids: TermIds,
     idf: Vec<f32>,
     unknown_idf: f32,
 }
 
 impl TermVocab {
     fn fit<'a>(docs: impl Iterator<Item = &'a [String]>) -> TermVocab {
-        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut ids = TermIds::default();
         let mut df: Vec<u32> = Vec::new();
         let mut n = 0usize;
         let mut seen: Vec<u32> = Vec::new();
@@ -59,11 +85,15 @@ impl TermVocab {
             n += 1;
             seen.clear();
             for t in terms {
-                let next = ids.len() as u32;
-                let id = *ids.entry(t.clone()).or_insert(next);
-                if id as usize == df.len() {
-                    df.push(0);
-                }
+                let id = match ids.get(t.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = ids.len() as u32;
+                        ids.insert(t.clone(), id);
+                        df.push(0);
+                        id
+                    }
+                };
                 seen.push(id);
             }
             seen.sort_unstable();
@@ -109,16 +139,15 @@ impl TermVocab {
 
     /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
     fn vectorize(&self, terms: &[String]) -> SparseVec {
-        // Ordered map: the norm is summed in a fixed order, so output is bit-identical run to run.
-        let mut counts: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
-        for t in terms {
-            *counts.entry(t.as_str()).or_insert(0) += 1;
-        }
-        let mut known: Vec<(u32, f32)> = Vec::with_capacity(counts.len());
+        // Terms sorted: the norm is summed in a fixed order, so output is bit-identical run
+        // to run.
+        let mut sorted: Vec<&str> = terms.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        let mut known: Vec<(u32, f32)> = Vec::with_capacity(sorted.len());
         let mut norm = 0f32;
-        for (t, c) in counts {
-            let tf = 1.0 + (c as f32).ln();
-            match self.ids.get(t) {
+        for run in sorted.chunk_by(|a, b| a == b) {
+            let tf = 1.0 + (run.len() as f32).ln();
+            match self.ids.get(run[0]) {
                 Some(&id) => {
                     let w = tf * self.idf[id as usize];
                     norm += w * w;
@@ -174,6 +203,41 @@ impl TfIdf {
             chars: TermVocab::fit(grams.iter().map(Vec::as_slice)),
             normalizer,
             ngram,
+        }
+    }
+
+    /// Fits the model on `titles` (as [`TfIdf::fit`]) and analyses each of them (as
+    /// [`TfIdf::analyze_all`]), tokenising every title once.
+    pub fn fit_analyze(
+        titles: &[String],
+        normalizer: Normalizer,
+        ngram: usize,
+    ) -> (TfIdf, Vec<AnalyzedTitle>) {
+        let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
+        let grams: Vec<Vec<String>> = tokens
+            .par_iter()
+            .map(|t| Normalizer::char_ngrams(t, ngram))
+            .collect();
+        let model = TfIdf {
+            words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
+            chars: TermVocab::fit(grams.iter().map(Vec::as_slice)),
+            normalizer,
+            ngram,
+        };
+        let analyzed = tokens
+            .into_par_iter()
+            .zip(grams)
+            .map(|(tokens, grams)| model.analyzed(tokens, &grams))
+            .collect();
+        (model, analyzed)
+    }
+
+    fn analyzed(&self, tokens: Vec<String>, grams: &[String]) -> AnalyzedTitle {
+        AnalyzedTitle {
+            words: self.words.vectorize(&tokens),
+            chars: self.chars.vectorize(grams),
+            weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
+            tokens,
         }
     }
 

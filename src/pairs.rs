@@ -555,9 +555,10 @@ pub struct CatalogCandidates {
     /// Candidate pairs: query = right record, target = left record; grouped by query, best
     /// first.
     pub pairs: Vec<CandidatePair>,
-    /// TF-IDF fit on both catalogs' titles.
+    /// TF-IDF fit on both catalogs' distinct titles, with their analysis (tokens and both
+    /// TF-IDF vectors).
     pub fit_seconds: f64,
-    /// Analysis (tokens and both TF-IDF vectors) of both catalogs' titles.
+    /// Analysed titles handed to each record of both catalogs.
     pub analyze_seconds: f64,
     /// Inverted index of the left titles.
     pub build_seconds: f64,
@@ -580,26 +581,35 @@ pub fn catalog_candidates(
     right: &RecordCatalog,
     k: usize,
 ) -> CatalogCandidates {
+    // The model is fitted on the distinct titles, sorted, as `RecordAnalyzer::fit` does; each
+    // distinct title is tokenised once, for the fit and its analysis alike.
     let t = Instant::now();
-    let titles = left
+    let mut uniq: Vec<&str> = left
         .records
         .iter()
         .chain(&right.records)
-        .map(|r| r.title.as_str());
-    let analyzer = RecordAnalyzer::fit(titles, 3);
+        .map(|r| r.title.as_str())
+        .collect();
+    uniq.par_sort_unstable();
+    uniq.dedup();
+    let uniq: Vec<String> = uniq.into_iter().map(String::from).collect();
+    let (model, analyzed) = TfIdf::fit_analyze(&uniq, Normalizer::default(), 3);
     let fit_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let analyze = |c: &RecordCatalog| -> Vec<AnalyzedTitle> {
         c.records
             .par_iter()
-            .map(|r| analyzer.model().analyze(&r.title))
+            .map(|r| {
+                let i = uniq.binary_search_by(|u| u.as_str().cmp(&r.title)).unwrap_or(0);
+                analyzed[i].clone()
+            })
             .collect()
     };
     let lt = analyze(left);
     let rt = analyze(right);
     let analyze_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let index = CandidateIndex::build(analyzer.model(), &lt);
+    let index = CandidateIndex::build(&model, &lt);
     let build_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let pairs = index.search(&rt, k);
