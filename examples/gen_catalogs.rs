@@ -46,7 +46,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<(LinkageParams, Pa
     }
     params.products = products.ok_or(format!("missing --products (expected {USAGE})"))?;
     params.listings = listings.ok_or(format!("missing --listings (expected {USAGE})"))?;
-    Ok((params, out.ok_or(format!("missing --out (expected {USAGE})"))?))
+    Ok((
+        params,
+        out.ok_or(format!("missing --out (expected {USAGE})"))?,
+    ))
 }
 
 fn main() -> ExitCode {

@@ -429,7 +429,10 @@ impl CandidateIndex {
         if k == 0 || self.n_docs == 0 {
             return Vec::new();
         }
-        scratch.reset(self.n_docs, [self.max_weight[0].len(), self.max_weight[1].len()]);
+        scratch.reset(
+            self.n_docs,
+            [self.max_weight[0].len(), self.max_weight[1].len()],
+        );
         // (bound, kind, term, query weight) of every query term with a posting list.
         let terms = &mut scratch.terms;
         for (kind, vec) in [&query.words, &query.chars].into_iter().enumerate() {
@@ -469,7 +472,11 @@ impl CandidateIndex {
                 }
                 // Check again once a quarter of what is left has been read, or once the bound
                 // falls below this k-th best score.
-                next_check = if rest < theta { 0.75 * rest } else { theta.max(0.75 * rest) };
+                next_check = if rest < theta {
+                    0.75 * rest
+                } else {
+                    theta.max(0.75 * rest)
+                };
             }
             let (docs, ws) = self.postings[kind as usize].row(t as usize);
             for (&d, &w) in docs.iter().zip(ws) {
@@ -495,9 +502,12 @@ impl CandidateIndex {
         // lower document index.
         let mut reach = std::collections::BinaryHeap::from(std::mem::take(&mut scratch.reach));
         reach.clear();
-        reach.extend(touched.iter().filter(|&&d| acc[d as usize] >= floor).map(|&d| {
-            (u64::from(acc[d as usize].to_bits()) << 32) | u64::from(u32::MAX - d)
-        }));
+        reach.extend(
+            touched
+                .iter()
+                .filter(|&&d| acc[d as usize] >= floor)
+                .map(|&d| (u64::from(acc[d as usize].to_bits()) << 32) | u64::from(u32::MAX - d)),
+        );
         let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         let mut hits: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
         while let Some(key) = reach.pop() {

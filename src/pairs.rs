@@ -600,7 +600,9 @@ pub fn catalog_candidates(
         c.records
             .par_iter()
             .map(|r| {
-                let i = uniq.binary_search_by(|u| u.as_str().cmp(&r.title)).unwrap_or(0);
+                let i = uniq
+                    .binary_search_by(|u| u.as_str().cmp(&r.title))
+                    .unwrap_or(0);
                 analyzed[i].clone()
             })
             .collect()
