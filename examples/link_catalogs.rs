@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example link_catalogs -- --left A --right B [--delimiter C] \
-//!     [--truth GT] [--k K] [--out F]
+//!     [--truth GT] [--k K] [--out F] [--threads N] [--candidates-only]
 //! ```
 //!
 //! Both catalogs have an `id` column and attributes (title or name, optional brand or
@@ -13,7 +13,15 @@
 //! matches go to `--out` (default `matches.csv`). `--truth` is a file of matching
 //! `left_id,right_id` pairs (first two columns, same delimiter) to score against. The last line
 //! printed is `recall@K=R candidates=N pairs_per_second=X precision=P recall=R f1=F` (the last
-//! three with `--truth`); `--misses` writes the true pairs candidate generation missed. Bad input exits with status 2 and a one-line reason.
+//! three with `--truth`); `--misses` writes the true pairs candidate generation missed.
+//!
+//! `--candidates-only` stops after candidate generation (TF-IDF fit on both catalogs' titles,
+//! analysis of both, index build, top-`K` search; file reading is not timed) and prints
+//! the time of each step; its last line is `recall@K=R candidates=N seconds=S
+//! listings_per_second=X peak_rss_mb=M` (recall with `--truth`; peak RSS of the whole process,
+//! read from `/proc/self/status` where there is one). This is what `benches/peers/` compares
+//! with other tools. `--threads N` sizes the thread pool (default: all cores).
+//! Bad input exits with status 2 and a one-line reason.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -21,7 +29,8 @@ use std::process::ExitCode;
 
 use crossleak::eval::score_sets;
 use crossleak::pairs::{
-    link_catalogs, read_catalog_records, read_id_pairs, Linkage, RecordCatalog,
+    candidate_recall, catalog_candidates, link_catalogs, read_catalog_records, read_id_pairs,
+    Linkage, RecordCatalog,
 };
 use crossleak::Error;
 
@@ -33,15 +42,22 @@ struct Args {
     k: usize,
     out: PathBuf,
     misses: Option<PathBuf>,
+    threads: Option<usize>,
+    candidates_only: bool,
 }
 
-const USAGE: &str =
-    "--left A --right B [--delimiter C] [--truth GT] [--k K] [--out F] [--misses F]";
+const USAGE: &str = "--left A --right B [--delimiter C] [--truth GT] [--k K] [--out F] \
+     [--misses F] [--threads N] [--candidates-only]";
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut left, mut right, mut truth, mut misses) = (None, None, None, None);
     let (mut delimiter, mut k, mut out) = (b',', 10, PathBuf::from("matches.csv"));
+    let (mut threads, mut candidates_only) = (None, false);
     while let Some(flag) = it.next() {
+        if flag == "--candidates-only" {
+            candidates_only = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--left" => left = Some(PathBuf::from(value)),
@@ -67,6 +83,17 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .filter(|k| (1..=1000).contains(k))
                     .ok_or_else(|| format!("--k must be an integer in 1..=1000, got `{value}`"))?
             }
+            "--threads" => {
+                threads = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=1024).contains(n))
+                        .ok_or_else(|| {
+                            format!("--threads must be an integer in 1..=1024, got `{value}`")
+                        })?,
+                )
+            }
             other => return Err(format!("unknown argument `{other}` (expected {USAGE})")),
         }
     }
@@ -78,6 +105,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         k,
         out,
         misses,
+        threads,
+        candidates_only,
     })
 }
 
@@ -89,7 +118,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&args) {
+    if let Some(n) = args.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("link_catalogs: cannot start {n} threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let result = if args.candidates_only {
+        run_candidates(&args)
+    } else {
+        run(&args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("link_catalogs: {e}");
@@ -163,6 +206,53 @@ fn run(args: &Args) -> crossleak::Result<()> {
     }
     println!("{last}");
     Ok(())
+}
+
+/// Candidate generation alone, timed step by step.
+fn run_candidates(args: &Args) -> crossleak::Result<()> {
+    let left = read_catalog_records(&args.left, args.delimiter)?;
+    let right = read_catalog_records(&args.right, args.delimiter)?;
+    let truth = args
+        .truth
+        .as_deref()
+        .map(|p| read_id_pairs(p, args.delimiter))
+        .transpose()?;
+    let c = catalog_candidates(&left, &right, args.k);
+    println!(
+        "left {} records, right {} records, {} threads: fit {:.3} s, analysis {:.3} s, \
+         index {:.3} s, top-{} search {:.3} s",
+        left.records.len(),
+        right.records.len(),
+        rayon::current_num_threads(),
+        c.fit_seconds,
+        c.analyze_seconds,
+        c.build_seconds,
+        args.k,
+        c.search_seconds
+    );
+    let mut last = format!(
+        "candidates={} seconds={:.3} listings_per_second={:.0}",
+        c.pairs.len(),
+        c.seconds(),
+        right.records.len() as f64 / c.seconds().max(1e-9)
+    );
+    if let Some(rss) = peak_rss_mb() {
+        last = format!("{last} peak_rss_mb={rss:.0}");
+    }
+    if let Some(truth) = truth {
+        let recall = candidate_recall(&c.pairs, &left, &right, &truth);
+        last = format!("recall@{}={recall:.4} {last}", args.k);
+    }
+    println!("{last}");
+    Ok(())
+}
+
+/// Peak resident set size of this process in MB (`VmHWM`), where `/proc` has it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Writes the true pairs that are not among the candidates, with both titles.

@@ -8,6 +8,7 @@
 //! and results come back in input order with ties broken by product index.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
@@ -41,17 +42,42 @@ impl SparseVec {
     }
 }
 
+/// The Fx hash (as in rustc): terms are short strings looked up millions of times, and ids are
+/// given in order of first appearance, never in hash order, so the hash affects speed only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type TermIds = HashMap<String, u32, BuildHasherDefault<FxHasher>>;
+
 /// Vocabulary and inverse document frequencies of one kind of term.
 #[derive(Clone, Debug, Default)]
 pub struct TermVocab {
-    ids: HashMap<String, u32>,
+    ids: TermIds,
     idf: Vec<f32>,
     unknown_idf: f32,
 }
 
 impl TermVocab {
     fn fit<'a>(docs: impl Iterator<Item = &'a [String]>) -> TermVocab {
-        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut ids = TermIds::default();
         let mut df: Vec<u32> = Vec::new();
         let mut n = 0usize;
         let mut seen: Vec<u32> = Vec::new();
@@ -59,11 +85,15 @@ impl TermVocab {
             n += 1;
             seen.clear();
             for t in terms {
-                let next = ids.len() as u32;
-                let id = *ids.entry(t.clone()).or_insert(next);
-                if id as usize == df.len() {
-                    df.push(0);
-                }
+                let id = match ids.get(t.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = ids.len() as u32;
+                        ids.insert(t.clone(), id);
+                        df.push(0);
+                        id
+                    }
+                };
                 seen.push(id);
             }
             seen.sort_unstable();
@@ -109,16 +139,15 @@ impl TermVocab {
 
     /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
     fn vectorize(&self, terms: &[String]) -> SparseVec {
-        // Ordered map: the norm is summed in a fixed order, so output is bit-identical run to run.
-        let mut counts: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
-        for t in terms {
-            *counts.entry(t.as_str()).or_insert(0) += 1;
-        }
-        let mut known: Vec<(u32, f32)> = Vec::with_capacity(counts.len());
+        // Terms sorted: the norm is summed in a fixed order, so output is bit-identical run
+        // to run.
+        let mut sorted: Vec<&str> = terms.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        let mut known: Vec<(u32, f32)> = Vec::with_capacity(sorted.len());
         let mut norm = 0f32;
-        for (t, c) in counts {
-            let tf = 1.0 + (c as f32).ln();
-            match self.ids.get(t) {
+        for run in sorted.chunk_by(|a, b| a == b) {
+            let tf = 1.0 + (run.len() as f32).ln();
+            match self.ids.get(run[0]) {
                 Some(&id) => {
                     let w = tf * self.idf[id as usize];
                     norm += w * w;
@@ -177,6 +206,41 @@ impl TfIdf {
         }
     }
 
+    /// Fits the model on `titles` (as [`TfIdf::fit`]) and analyses each of them (as
+    /// [`TfIdf::analyze_all`]), tokenising every title once.
+    pub fn fit_analyze(
+        titles: &[String],
+        normalizer: Normalizer,
+        ngram: usize,
+    ) -> (TfIdf, Vec<AnalyzedTitle>) {
+        let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
+        let grams: Vec<Vec<String>> = tokens
+            .par_iter()
+            .map(|t| Normalizer::char_ngrams(t, ngram))
+            .collect();
+        let model = TfIdf {
+            words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
+            chars: TermVocab::fit(grams.iter().map(Vec::as_slice)),
+            normalizer,
+            ngram,
+        };
+        let analyzed = tokens
+            .into_par_iter()
+            .zip(grams)
+            .map(|(tokens, grams)| model.analyzed(tokens, &grams))
+            .collect();
+        (model, analyzed)
+    }
+
+    fn analyzed(&self, tokens: Vec<String>, grams: &[String]) -> AnalyzedTitle {
+        AnalyzedTitle {
+            words: self.words.vectorize(&tokens),
+            chars: self.chars.vectorize(grams),
+            weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
+            tokens,
+        }
+    }
+
     /// Analyses one title.
     pub fn analyze(&self, title: &str) -> AnalyzedTitle {
         let tokens = self.normalizer.tokens(title);
@@ -216,31 +280,116 @@ pub struct CandidatePair {
     pub score: f32,
 }
 
+/// Term-major (posting lists) or document-major (vectors) sparse rows, CSR layout.
+#[derive(Clone, Debug, Default)]
+struct Rows {
+    start: Vec<u32>,
+    id: Vec<u32>,
+    weight: Vec<f32>,
+}
+
+impl Rows {
+    fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.start[r] as usize, self.start[r + 1] as usize);
+        (&self.id[a..b], &self.weight[a..b])
+    }
+
+    /// Rows of `vecs` as they are (document-major).
+    fn of_vectors<'a>(vecs: impl Iterator<Item = &'a SparseVec>) -> Rows {
+        let mut rows = Rows {
+            start: vec![0],
+            ..Rows::default()
+        };
+        for v in vecs {
+            rows.id.extend_from_slice(&v.idx);
+            rows.weight.extend_from_slice(&v.val);
+            rows.start.push(rows.id.len() as u32);
+        }
+        rows
+    }
+
+    /// Posting lists of `vecs` over `n_terms` terms: documents ascending within a term.
+    fn postings<'a>(n_terms: usize, vecs: impl Iterator<Item = &'a SparseVec> + Clone) -> Rows {
+        let mut count = vec![0u32; n_terms + 1];
+        for v in vecs.clone() {
+            for &t in &v.idx {
+                count[t as usize + 1] += 1;
+            }
+        }
+        for t in 0..n_terms {
+            count[t + 1] += count[t];
+        }
+        let total = count[n_terms] as usize;
+        let mut next = count.clone();
+        let (mut id, mut weight) = (vec![0u32; total], vec![0f32; total]);
+        for (d, v) in vecs.enumerate() {
+            for (&t, &w) in v.idx.iter().zip(&v.val) {
+                let slot = &mut next[t as usize];
+                id[*slot as usize] = d as u32;
+                weight[*slot as usize] = w;
+                *slot += 1;
+            }
+        }
+        Rows {
+            start: count,
+            id,
+            weight,
+        }
+    }
+
+    /// Largest weight of each row (0 for an empty row).
+    fn max_weights(&self) -> Vec<f32> {
+        (0..self.start.len() - 1)
+            .map(|r| self.row(r).1.iter().copied().fold(0.0, f32::max))
+            .collect()
+    }
+}
+
+/// Slack on score bounds for float rounding: a document is pruned only when its bound is
+/// this much below the k-th best score.
+const BOUND_SLACK: f32 = 1e-4;
+
 /// Inverted index of analysed titles for top-k cosine search.
+///
+/// Search is exact top-k by the mean of the word and character cosines, computed with
+/// MaxScore-style pruning: a query's terms are taken in decreasing order of their largest
+/// possible contribution, scores accumulate term by term, and once the contributions left
+/// cannot lift an unseen document above the k-th best partial score, the remaining (long,
+/// low-weight) posting lists are not read; the documents still in reach are scored exactly
+/// from their stored vectors. Every returned score is that exact score, whatever path found
+/// the document, so results do not depend on thread count or pruning.
 #[derive(Clone, Debug)]
 pub struct CandidateIndex {
     n_docs: usize,
-    words: Vec<Vec<(u32, f32)>>,
-    chars: Vec<Vec<(u32, f32)>>,
+    /// Posting lists of word terms and of character n-grams.
+    postings: [Rows; 2],
+    /// Largest weight in each posting list.
+    max_weight: [Vec<f32>; 2],
+    /// Each document's word and character vectors.
+    vectors: [Rows; 2],
+    /// Mean number of terms of a document (the cost of scoring one exactly).
+    mean_len: usize,
 }
 
 impl CandidateIndex {
     /// Builds the posting lists of `docs` (analysed with `model`).
     pub fn build(model: &TfIdf, docs: &[AnalyzedTitle]) -> CandidateIndex {
-        let mut words = vec![Vec::new(); model.words.len()];
-        let mut chars = vec![Vec::new(); model.chars.len()];
-        for (d, doc) in docs.iter().enumerate() {
-            for (&t, &w) in doc.words.idx.iter().zip(&doc.words.val) {
-                words[t as usize].push((d as u32, w));
-            }
-            for (&t, &w) in doc.chars.idx.iter().zip(&doc.chars.val) {
-                chars[t as usize].push((d as u32, w));
-            }
-        }
+        let words = Rows::postings(model.words.len(), docs.iter().map(|d| &d.words));
+        let chars = Rows::postings(model.chars.len(), docs.iter().map(|d| &d.chars));
         CandidateIndex {
             n_docs: docs.len(),
-            words,
-            chars,
+            max_weight: [words.max_weights(), chars.max_weights()],
+            postings: [words, chars],
+            vectors: [
+                Rows::of_vectors(docs.iter().map(|d| &d.words)),
+                Rows::of_vectors(docs.iter().map(|d| &d.chars)),
+            ],
+            mean_len: docs
+                .iter()
+                .map(|d| d.words.idx.len() + d.chars.idx.len())
+                .sum::<usize>()
+                / docs.len().max(1)
+                + 1,
         }
     }
 
@@ -254,6 +403,21 @@ impl CandidateIndex {
         self.n_docs == 0
     }
 
+    /// Exact score of document `d`: the mean of its word and character cosines with the query
+    /// whose weights are spread in `dense` (one slot per term id).
+    fn score(&self, dense: &[Vec<f32>; 2], d: usize) -> f32 {
+        let mut cos = [0f32; 2];
+        for kind in 0..2 {
+            let (ids, ws) = self.vectors[kind].row(d);
+            cos[kind] = ids
+                .iter()
+                .zip(ws)
+                .map(|(&t, &w)| dense[kind][t as usize] * w)
+                .sum();
+        }
+        0.5 * (cos[0] + cos[1])
+    }
+
     /// The `k` indexed documents closest to `query` by mean word/char cosine, best first, ties
     /// by document index; documents sharing no term are never returned.
     pub fn top_k(
@@ -262,25 +426,108 @@ impl CandidateIndex {
         k: usize,
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
-        scratch.reset(self.n_docs);
-        for (postings, vec) in [(&self.words, &query.words), (&self.chars, &query.chars)] {
+        if k == 0 || self.n_docs == 0 {
+            return Vec::new();
+        }
+        scratch.reset(
+            self.n_docs,
+            [self.max_weight[0].len(), self.max_weight[1].len()],
+        );
+        // (bound, kind, term, query weight) of every query term with a posting list.
+        let terms = &mut scratch.terms;
+        for (kind, vec) in [&query.words, &query.chars].into_iter().enumerate() {
             for (&t, &qw) in vec.idx.iter().zip(&vec.val) {
-                for &(d, w) in &postings[t as usize] {
-                    scratch.add(d, 0.5 * qw * w);
+                scratch.dense[kind][t as usize] = qw;
+                let max_w = self.max_weight[kind][t as usize];
+                if max_w > 0.0 {
+                    terms.push((0.5 * qw * max_w, kind as u8, t, 0.5 * qw));
                 }
             }
         }
-        let mut hits: Vec<(usize, f32)> = scratch
-            .touched
+        terms.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        // Largest score a document not yet seen can still reach.
+        let mut rest: f32 = terms.iter().map(|t| t.0).sum();
+        // Posting entries left to read.
+        let mut unread: usize = terms
             .iter()
-            .map(|&d| (d as usize, scratch.acc[d as usize]))
-            .collect();
-        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if hits.len() > k {
-            hits.select_nth_unstable_by(k, by_score);
-            hits.truncate(k);
+            .map(|&(_, kind, t, _)| self.postings[kind as usize].row(t as usize).0.len())
+            .sum();
+        let mut next_check = f32::INFINITY;
+        let mut floor = 0f32;
+        let mut pruned = false;
+        let (acc, touched) = (&mut scratch.acc, &mut scratch.touched);
+        for &(bound, kind, t, qw) in terms.iter() {
+            if touched.len() >= k && rest < next_check {
+                let theta = kth_largest(acc, touched, &mut scratch.select, k);
+                if rest + BOUND_SLACK < theta {
+                    // Stop reading when scoring the documents still in reach costs less
+                    // than the posting entries left.
+                    let f = theta - rest - BOUND_SLACK;
+                    let in_reach = touched.iter().filter(|&&d| acc[d as usize] >= f).count();
+                    if in_reach * self.mean_len <= unread {
+                        floor = f;
+                        pruned = true;
+                        break;
+                    }
+                }
+                // Check again once a quarter of what is left has been read, or once the bound
+                // falls below this k-th best score.
+                next_check = if rest < theta {
+                    0.75 * rest
+                } else {
+                    theta.max(0.75 * rest)
+                };
+            }
+            let (docs, ws) = self.postings[kind as usize].row(t as usize);
+            for (&d, &w) in docs.iter().zip(ws) {
+                let slot = &mut acc[d as usize];
+                if *slot == 0.0 {
+                    touched.push(d);
+                }
+                *slot += qw * w;
+            }
+            rest -= bound;
+            unread -= docs.len();
         }
-        hits.sort_unstable_by(by_score);
+        if !pruned {
+            rest = 0.0;
+            if touched.len() > k {
+                // Everything was read: partial scores are full scores up to rounding.
+                floor = kth_largest(acc, touched, &mut scratch.select, k) - BOUND_SLACK;
+            }
+        }
+        // Documents in reach, best partial score first; each is scored exactly until no
+        // partial score plus what is left can reach the k-th best exact score.
+        // Keys order by partial score (positive, so its bits order as the number), then by
+        // lower document index.
+        let mut reach = std::collections::BinaryHeap::from(std::mem::take(&mut scratch.reach));
+        reach.clear();
+        reach.extend(
+            touched
+                .iter()
+                .filter(|&&d| acc[d as usize] >= floor)
+                .map(|&d| (u64::from(acc[d as usize].to_bits()) << 32) | u64::from(u32::MAX - d)),
+        );
+        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let mut hits: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
+        while let Some(key) = reach.pop() {
+            let (partial, d) = (f32::from_bits((key >> 32) as u32), u32::MAX - key as u32);
+            if hits.len() == k && partial + rest + BOUND_SLACK < hits[k - 1].1 {
+                break;
+            }
+            let hit = (d as usize, self.score(&scratch.dense, d as usize));
+            let at = hits.partition_point(|h| by_score(h, &hit).is_lt());
+            if at < k {
+                hits.insert(at, hit);
+                hits.truncate(k);
+            }
+        }
+        scratch.reach = reach.into_vec();
+        for (kind, vec) in [&query.words, &query.chars].into_iter().enumerate() {
+            for &t in &vec.idx {
+                scratch.dense[kind][t as usize] = 0.0;
+            }
+        }
         hits
     }
 
@@ -305,15 +552,35 @@ impl CandidateIndex {
     }
 }
 
-/// Per-thread accumulator for [`CandidateIndex::top_k`].
+/// The k-th largest accumulated score among the touched documents (`touched.len() >= k`).
+/// Scores are positive, so their bits order as the numbers do.
+fn kth_largest(acc: &[f32], touched: &[u32], buf: &mut Vec<u32>, k: usize) -> f32 {
+    buf.clear();
+    buf.extend(touched.iter().map(|&d| acc[d as usize].to_bits()));
+    let (_, kth, _) = buf.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    f32::from_bits(*kth)
+}
+
+/// Per-thread scratch space for [`CandidateIndex::top_k`]: a dense score accumulator and the
+/// documents it touched, reused from query to query.
 #[derive(Debug, Default)]
 pub struct Scratch {
     acc: Vec<f32>,
     touched: Vec<u32>,
+    terms: Vec<(f32, u8, u32, f32)>,
+    select: Vec<u32>,
+    reach: Vec<u64>,
+    /// The query's weights, one slot per term id (zero elsewhere between queries).
+    dense: [Vec<f32>; 2],
 }
 
 impl Scratch {
-    fn reset(&mut self, n: usize) {
+    fn reset(&mut self, n: usize, n_terms: [usize; 2]) {
+        for (dense, n) in self.dense.iter_mut().zip(n_terms) {
+            if dense.len() != n {
+                *dense = vec![0.0; n];
+            }
+        }
         if self.acc.len() != n {
             self.acc = vec![0.0; n];
         } else {
@@ -322,14 +589,7 @@ impl Scratch {
             }
         }
         self.touched.clear();
-    }
-
-    fn add(&mut self, d: u32, w: f32) {
-        let slot = &mut self.acc[d as usize];
-        if *slot == 0.0 {
-            self.touched.push(d);
-        }
-        *slot += w;
+        self.terms.clear();
     }
 }
 

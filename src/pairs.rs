@@ -526,14 +526,102 @@ impl Linkage {
         right: &RecordCatalog,
         truth: &[(String, String)],
     ) -> f64 {
-        let found: HashSet<(&str, &str)> = (0..self.pairs.len())
-            .map(|row| self.ids(left, right, row))
-            .collect();
-        let truth: HashSet<(&str, &str)> = truth
-            .iter()
-            .map(|(l, r)| (l.as_str(), r.as_str()))
-            .collect();
-        truth.iter().filter(|t| found.contains(t)).count() as f64 / truth.len().max(1) as f64
+        candidate_recall(&self.pairs, left, right, truth)
+    }
+}
+
+/// Share of `truth` pairs `(left id, right id)` found among candidate `pairs` (query = right
+/// record, target = left record).
+pub fn candidate_recall(
+    pairs: &[CandidatePair],
+    left: &RecordCatalog,
+    right: &RecordCatalog,
+    truth: &[(String, String)],
+) -> f64 {
+    let found: HashSet<(&str, &str)> = pairs
+        .iter()
+        .map(|p| (left.ids[p.target].as_str(), right.ids[p.query].as_str()))
+        .collect();
+    let truth: HashSet<(&str, &str)> = truth
+        .iter()
+        .map(|(l, r)| (l.as_str(), r.as_str()))
+        .collect();
+    truth.iter().filter(|t| found.contains(t)).count() as f64 / truth.len().max(1) as f64
+}
+
+/// Candidate pairs of two catalogs and the time of each step, in seconds.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogCandidates {
+    /// Candidate pairs: query = right record, target = left record; grouped by query, best
+    /// first.
+    pub pairs: Vec<CandidatePair>,
+    /// TF-IDF fit on both catalogs' distinct titles, with their analysis (tokens and both
+    /// TF-IDF vectors).
+    pub fit_seconds: f64,
+    /// Analysed titles handed to each record of both catalogs.
+    pub analyze_seconds: f64,
+    /// Inverted index of the left titles.
+    pub build_seconds: f64,
+    /// Top-k search of every right title.
+    pub search_seconds: f64,
+}
+
+impl CatalogCandidates {
+    /// Seconds of the whole candidate generation.
+    pub fn seconds(&self) -> f64 {
+        self.fit_seconds + self.analyze_seconds + self.build_seconds + self.search_seconds
+    }
+}
+
+/// Candidate generation alone, as [`link_catalogs`] does it (TF-IDF fitted on both catalogs'
+/// titles, the left catalog indexed, each right record querying its `k` most similar left
+/// records), timed step by step. Only titles are analysed.
+pub fn catalog_candidates(
+    left: &RecordCatalog,
+    right: &RecordCatalog,
+    k: usize,
+) -> CatalogCandidates {
+    // The model is fitted on the distinct titles, sorted, as `RecordAnalyzer::fit` does; each
+    // distinct title is tokenised once, for the fit and its analysis alike.
+    let t = Instant::now();
+    let mut uniq: Vec<&str> = left
+        .records
+        .iter()
+        .chain(&right.records)
+        .map(|r| r.title.as_str())
+        .collect();
+    uniq.par_sort_unstable();
+    uniq.dedup();
+    let uniq: Vec<String> = uniq.into_iter().map(String::from).collect();
+    let (model, analyzed) = TfIdf::fit_analyze(&uniq, Normalizer::default(), 3);
+    let fit_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let analyze = |c: &RecordCatalog| -> Vec<AnalyzedTitle> {
+        c.records
+            .par_iter()
+            .map(|r| {
+                let i = uniq
+                    .binary_search_by(|u| u.as_str().cmp(&r.title))
+                    .unwrap_or(0);
+                analyzed[i].clone()
+            })
+            .collect()
+    };
+    let lt = analyze(left);
+    let rt = analyze(right);
+    let analyze_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let index = CandidateIndex::build(&model, &lt);
+    let build_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let pairs = index.search(&rt, k);
+    let search_seconds = t.elapsed().as_secs_f64();
+    CatalogCandidates {
+        pairs,
+        fit_seconds,
+        analyze_seconds,
+        build_seconds,
+        search_seconds,
     }
 }
 

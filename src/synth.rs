@@ -53,6 +53,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Date, Error, Result};
 
+pub mod linkage;
+
+pub use linkage::{generate_linkage, LinkageCatalogs, LinkageParams};
+
 /// Gzipped CSV `category,name,price,number_sold` of the 1,308 unique PRDECT-ID product names.
 const TOKOPEDIA_GZ: &[u8] = include_bytes!("../datasets/source/tokopedia_products.csv.gz");
 /// Gzipped CSV `curve,product_id,department,units` of stable Complete Journey daily curves.
@@ -661,24 +665,25 @@ const ORIGINS: &[(&str, &str, f64)] = &[
 ];
 
 fn find_brand(title: &str) -> String {
+    // Lower-cased words of each brand, made once (titles are scanned by the million).
+    static LOWER: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    let lower_brands = LOWER.get_or_init(|| {
+        BRANDS
+            .iter()
+            .map(|b| b.to_lowercase().split(' ').map(str::to_string).collect())
+            .collect()
+    });
     let lower = title.to_lowercase();
-    let tokens: Vec<String> = lower
+    let tokens: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '/' | '(' | ')' | '[' | ']' | '|'))
         .filter(|t| !t.is_empty())
-        .map(str::to_string)
         .collect();
-    for (i, t) in tokens.iter().enumerate() {
-        for b in BRANDS {
-            let bl = b.to_lowercase();
-            let parts: Vec<&str> = bl.split(' ').collect();
-            if parts.len() == 1 {
-                if *t == bl {
-                    return (*b).to_string();
-                }
-            } else if tokens.len() >= i + parts.len()
+    for i in 0..tokens.len() {
+        for (b, parts) in BRANDS.iter().zip(lower_brands) {
+            if tokens.len() >= i + parts.len()
                 && tokens[i..i + parts.len()]
                     .iter()
-                    .zip(&parts)
+                    .zip(parts)
                     .all(|(a, b)| a == b)
             {
                 return (*b).to_string();
@@ -1134,17 +1139,22 @@ enum Plan {
     Launch(i32),
 }
 
-/// Generates a world. Deterministic for `params.seed`.
-///
-/// Errors with [`Error::Param`] when a parameter is out of range, including `followers > 0`
-/// with fewer than 8 bestsellers (followers copy 8–16 of them).
-pub fn generate(params: &SynthParams) -> Result<World> {
-    validate(params)?;
-    let names = load_names()?;
-    let curves = load_curves()?;
-    let days = params.days as i32;
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+/// The home catalog of a world, drawn on the main stream.
+struct HomeCatalog<'a> {
+    products: Vec<HomeProduct>,
+    /// Names held out of the home catalog (alone in their family), for unrelated listings.
+    held: Vec<usize>,
+    /// Name indices by category.
+    by_cat: BTreeMap<&'a str, Vec<usize>>,
+}
 
+/// Draws `n_products` home products: distinct names first (some held out while there are
+/// names to spare), then variants recombined within a category.
+fn home_catalog<'a>(
+    rng: &mut ChaCha8Rng,
+    names: &'a [SourceName],
+    n_products: usize,
+) -> HomeCatalog<'a> {
     // Family key: first three lower-cased words. Only names alone in their family can be held
     // out, so a held-out (unrelated) name is never a near-twin of a home title.
     let family = |s: &str| {
@@ -1155,14 +1165,14 @@ pub fn generate(params: &SynthParams) -> Result<World> {
             .join(" ")
     };
     let mut family_size: BTreeMap<String, usize> = BTreeMap::new();
-    for n in &names {
+    for n in names {
         *family_size.entry(family(&n.name)).or_default() += 1;
     }
     let mut order: Vec<usize> = (0..names.len()).collect();
-    order.shuffle(&mut rng);
+    order.shuffle(rng);
     let total = names.len();
-    let hold_target = if params.products <= total {
-        (total * 15 / 100).min(total - params.products)
+    let hold_target = if n_products <= total {
+        (total * 15 / 100).min(total - n_products)
     } else {
         0
     };
@@ -1181,13 +1191,13 @@ pub fn generate(params: &SynthParams) -> Result<World> {
             held.push(i);
         }
     }
-    home_names.truncate(params.products.min(home_names.len()));
+    home_names.truncate(n_products.min(home_names.len()));
     home_names.sort_unstable();
     held.sort_unstable();
 
     // Brands per category, for variants.
     let mut cat_brands: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for n in &names {
+    for n in names {
         let b = find_brand(&n.name);
         if !b.is_empty() {
             cat_brands.entry(n.category.as_str()).or_default().insert(b);
@@ -1203,11 +1213,11 @@ pub fn generate(params: &SynthParams) -> Result<World> {
     }
 
     // Home products.
-    let width = params.products.to_string().len().max(5);
-    let n_home_sellers = (params.products / 8).max(1);
+    let width = n_products.to_string().len().max(5);
+    let n_home_sellers = (n_products / 8).max(1);
     let mut used: BTreeSet<String> = names.iter().map(|n| n.name.to_lowercase()).collect();
-    let mut products = Vec::with_capacity(params.products);
-    for k in 0..params.products {
+    let mut products = Vec::with_capacity(n_products);
+    for k in 0..n_products {
         let (title, category, price) = if let Some(&i) = home_names.get(k) {
             (
                 names[i].name.clone(),
@@ -1217,15 +1227,15 @@ pub fn generate(params: &SynthParams) -> Result<World> {
         } else {
             let base = &names[rng.gen_range(0..total)];
             let peers = &by_cat[base.category.as_str()];
-            let other = &names[*pick(&mut rng, peers)];
+            let other = &names[*pick(rng, peers)];
             let empty = Vec::new();
             let brands = cat_brands.get(base.category.as_str()).unwrap_or(&empty);
-            let mut t = variant_title(&mut rng, &base.name, &other.name, brands);
+            let mut t = variant_title(rng, &base.name, &other.name, brands);
             let mut tries = 0;
             while used.contains(&t.to_lowercase()) {
                 tries += 1;
                 t = if tries < 5 {
-                    variant_title(&mut rng, &base.name, &other.name, brands)
+                    variant_title(rng, &base.name, &other.name, brands)
                 } else {
                     format!(
                         "{t} {}{}",
@@ -1235,7 +1245,7 @@ pub fn generate(params: &SynthParams) -> Result<World> {
                 };
             }
             used.insert(t.to_lowercase());
-            let price = (base.price * (0.3 * normal(&mut rng)).exp() / 100.0)
+            let price = (base.price * (0.3 * normal(rng)).exp() / 100.0)
                 .round()
                 .max(1.0)
                 * 100.0;
@@ -1250,6 +1260,27 @@ pub fn generate(params: &SynthParams) -> Result<World> {
             seller_id: format!("H{:04}", rng.gen_range(0..n_home_sellers) + 1),
         });
     }
+
+    HomeCatalog {
+        products,
+        held,
+        by_cat,
+    }
+}
+
+/// Generates a world. Deterministic for `params.seed`.
+///
+/// Errors with [`Error::Param`] when a parameter is out of range, including `followers > 0`
+/// with fewer than 8 bestsellers (followers copy 8–16 of them).
+pub fn generate(params: &SynthParams) -> Result<World> {
+    validate(params)?;
+    let names = load_names()?;
+    let curves = load_curves()?;
+    let days = params.days as i32;
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+
+    let home = home_catalog(&mut rng, &names, params.products);
+    let (products, held, by_cat) = (home.products, home.held, home.by_cat);
 
     // Plans: bestsellers, then launches and decoys among the rest.
     let n = products.len();

@@ -2,6 +2,7 @@
 mod evidence;
 mod image;
 mod ingest;
+mod linkage;
 mod matching;
 mod pipeline;
 mod properties;
