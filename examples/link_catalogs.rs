@@ -141,7 +141,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> crossleak::Result<()> {
+/// Matching `left_id, right_id` pairs.
+type Truth = Vec<(String, String)>;
+
+/// The two catalogs and, when given, the true pairs.
+fn load(args: &Args) -> crossleak::Result<(RecordCatalog, RecordCatalog, Option<Truth>)> {
     let left = read_catalog_records(&args.left, args.delimiter)?;
     let right = read_catalog_records(&args.right, args.delimiter)?;
     let truth = args
@@ -149,6 +153,11 @@ fn run(args: &Args) -> crossleak::Result<()> {
         .as_deref()
         .map(|p| read_id_pairs(p, args.delimiter))
         .transpose()?;
+    Ok((left, right, truth))
+}
+
+fn run(args: &Args) -> crossleak::Result<()> {
+    let (left, right, truth) = load(args)?;
     println!(
         "left {} records (title={}), right {} records (title={})",
         left.records.len(),
@@ -210,13 +219,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
 
 /// Candidate generation alone, timed step by step.
 fn run_candidates(args: &Args) -> crossleak::Result<()> {
-    let left = read_catalog_records(&args.left, args.delimiter)?;
-    let right = read_catalog_records(&args.right, args.delimiter)?;
-    let truth = args
-        .truth
-        .as_deref()
-        .map(|p| read_id_pairs(p, args.delimiter))
-        .transpose()?;
+    let (left, right, truth) = load(args)?;
     let c = catalog_candidates(&left, &right, args.k);
     println!(
         "left {} records, right {} records, {} threads: fit {:.3} s, analysis {:.3} s, \

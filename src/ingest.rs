@@ -243,23 +243,29 @@ impl Catalog {
         if order.iter().enumerate().all(|(k, &i)| k == i) {
             return self;
         }
-        fn pick<T: Clone>(column: &[T], order: &[usize]) -> Vec<T> {
-            order.iter().map(|&i| column[i].clone()).collect()
+        self.select(&order)
+    }
+
+    /// The records at `rows`, in that order (a row may repeat; each must be `< len()`).
+    #[must_use]
+    pub fn select(&self, rows: &[usize]) -> Catalog {
+        fn pick<T: Clone>(column: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| column[i].clone()).collect()
         }
         Catalog {
             kind: self.kind,
-            id: pick(&self.id, &order),
-            title: pick(&self.title, &order),
-            description: pick(&self.description, &order),
-            category: pick(&self.category, &order),
-            brand: pick(&self.brand, &order),
-            price: pick(&self.price, &order),
-            currency: pick(&self.currency, &order),
-            seller_id: pick(&self.seller_id, &order),
-            origin_country: pick(&self.origin_country, &order),
-            image_phash: pick(&self.image_phash, &order),
-            listed_at: pick(&self.listed_at, &order),
-            source_row: pick(&self.source_row, &order),
+            id: pick(&self.id, rows),
+            title: pick(&self.title, rows),
+            description: pick(&self.description, rows),
+            category: pick(&self.category, rows),
+            brand: pick(&self.brand, rows),
+            price: pick(&self.price, rows),
+            currency: pick(&self.currency, rows),
+            seller_id: pick(&self.seller_id, rows),
+            origin_country: pick(&self.origin_country, rows),
+            image_phash: pick(&self.image_phash, rows),
+            listed_at: pick(&self.listed_at, rows),
+            source_row: pick(&self.source_row, rows),
         }
     }
 

@@ -25,3 +25,16 @@ pub fn example(name: &str) -> PathBuf {
     assert!(exe.exists(), "build the examples first: {}", exe.display());
     exe
 }
+
+/// Everything the detector computes, compared exactly (the ingest accounting aside, which
+/// belongs to the files).
+pub fn assert_same_findings(a: &crossleak::Report, b: &crossleak::Report) {
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.bestsellers, b.bestsellers);
+    assert_eq!(a.alerts, b.alerts);
+    assert_eq!(a.pre_existing, b.pre_existing);
+    assert_eq!(a.outside_window, b.outside_window);
+    assert_eq!(a.sellers, b.sellers);
+    assert_eq!(a.categories, b.categories);
+    assert_eq!(a.controls, b.controls);
+}

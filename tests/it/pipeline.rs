@@ -172,12 +172,7 @@ fn rejected_rows_change_no_finding_and_are_accounted() {
         .unwrap()
         .run_files(&paths(&bad), &ColumnsConfig::default())
         .unwrap();
-    assert_eq!(dirty.summary, clean.summary);
-    assert_eq!(dirty.bestsellers, clean.bestsellers);
-    assert_eq!(dirty.alerts, clean.alerts);
-    assert_eq!(dirty.pre_existing, clean.pre_existing);
-    assert_eq!(dirty.sellers, clean.sellers);
-    assert_eq!(dirty.categories, clean.categories);
+    crate::assert_same_findings(&dirty, &clean);
 
     let rejected = |table: &str| {
         dirty

@@ -9,11 +9,13 @@ use rand::SeedableRng;
 
 use crossleak::features::{feature_index, pair_features, RecordAttrs, FEATURE_NAMES};
 use crossleak::index::TfIdf;
-use crossleak::ingest::{Catalog, Inputs, SalesPanel};
+use crossleak::ingest::{Inputs, SalesPanel};
 use crossleak::pipeline::{Detector, DetectorParams, Report};
 use crossleak::synth::{generate, SynthParams};
 use crossleak::text::Normalizer;
 use crossleak::{ColumnsConfig, Date, InputPaths};
+
+use crate::assert_same_findings;
 
 /// Words of product titles in several scripts, with units, packs, codes and symbols.
 const WORDS: &[&str] = &[
@@ -168,28 +170,6 @@ fn detect(inputs: Inputs, threads: usize) -> Report {
         .unwrap()
 }
 
-fn pick<T: Clone>(column: &[T], order: &[usize]) -> Vec<T> {
-    order.iter().map(|&i| column[i].clone()).collect()
-}
-
-fn shuffle_catalog(c: &Catalog, order: &[usize]) -> Catalog {
-    Catalog {
-        kind: c.kind,
-        id: pick(&c.id, order),
-        title: pick(&c.title, order),
-        description: pick(&c.description, order),
-        category: pick(&c.category, order),
-        brand: pick(&c.brand, order),
-        price: pick(&c.price, order),
-        currency: pick(&c.currency, order),
-        seller_id: pick(&c.seller_id, order),
-        origin_country: pick(&c.origin_country, order),
-        image_phash: pick(&c.image_phash, order),
-        listed_at: pick(&c.listed_at, order),
-        source_row: pick(&c.source_row, order),
-    }
-}
-
 fn shuffle_sales(s: &SalesPanel, order: &[usize]) -> SalesPanel {
     let mut out = SalesPanel::default();
     for &i in order {
@@ -202,19 +182,6 @@ fn shuffle_sales(s: &SalesPanel, order: &[usize]) -> SalesPanel {
         );
     }
     out
-}
-
-/// Everything the detector computes, compared exactly (the ingest accounting aside, which
-/// belongs to the files).
-fn assert_same_findings(a: &Report, b: &Report) {
-    assert_eq!(a.summary, b.summary);
-    assert_eq!(a.bestsellers, b.bestsellers);
-    assert_eq!(a.alerts, b.alerts);
-    assert_eq!(a.pre_existing, b.pre_existing);
-    assert_eq!(a.outside_window, b.outside_window);
-    assert_eq!(a.sellers, b.sellers);
-    assert_eq!(a.categories, b.categories);
-    assert_eq!(a.controls, b.controls);
 }
 
 proptest! {
@@ -234,8 +201,8 @@ proptest! {
         };
         let shuffled = Inputs {
             sales: shuffle_sales(&inputs.sales, &order(inputs.sales.len())),
-            products: shuffle_catalog(&inputs.products, &order(inputs.products.len())),
-            catalog: shuffle_catalog(&inputs.catalog, &order(inputs.catalog.len())),
+            products: inputs.products.select(&order(inputs.products.len())),
+            catalog: inputs.catalog.select(&order(inputs.catalog.len())),
             report: inputs.report.clone(),
         };
         assert_same_findings(report, &detect(shuffled, threads));
