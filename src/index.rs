@@ -8,7 +8,7 @@
 //! and results come back in input order with ties broken by product index.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use rayon::prelude::*;
 
@@ -65,19 +65,31 @@ impl Hasher for FxHasher {
     }
 }
 
-type TermIds = HashMap<String, u32, BuildHasherDefault<FxHasher>>;
-
-/// Vocabulary and inverse document frequencies of one kind of term.
-#[derive(Clone, Debug, Default)]
-pub struct TermVocab {
-    ids: TermIds,
+/// Vocabulary and inverse document frequencies of one kind of term: words (`String`) or
+/// character n-grams (packed in a `u64`, see [`Normalizer::char_ngram_keys`]).
+#[derive(Clone, Debug)]
+pub struct TermVocab<K = String> {
+    ids: HashMap<K, u32, BuildHasherDefault<FxHasher>>,
     idf: Vec<f32>,
     unknown_idf: f32,
 }
 
-impl TermVocab {
-    fn fit<'a>(docs: impl Iterator<Item = &'a [String]>) -> TermVocab {
-        let mut ids = TermIds::default();
+impl<K> Default for TermVocab<K> {
+    fn default() -> Self {
+        TermVocab {
+            ids: HashMap::default(),
+            idf: Vec::new(),
+            unknown_idf: 0.0,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Ord + Clone> TermVocab<K> {
+    fn fit<'a>(docs: impl Iterator<Item = &'a [K]>) -> TermVocab<K>
+    where
+        K: 'a,
+    {
+        let mut ids: HashMap<K, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
         let mut df: Vec<u32> = Vec::new();
         let mut n = 0usize;
         let mut seen: Vec<u32> = Vec::new();
@@ -85,7 +97,7 @@ impl TermVocab {
             n += 1;
             seen.clear();
             for t in terms {
-                let id = match ids.get(t.as_str()) {
+                let id = match ids.get(t) {
                     Some(&id) => id,
                     None => {
                         let id = ids.len() as u32;
@@ -130,18 +142,11 @@ impl TermVocab {
         self.idf[id as usize]
     }
 
-    /// IDF of a term; a term unknown to the vocabulary gets the largest IDF (seen once).
-    pub fn weight(&self, term: &str) -> f32 {
-        self.ids
-            .get(term)
-            .map_or(self.unknown_idf, |&id| self.idf[id as usize])
-    }
-
     /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
-    fn vectorize(&self, terms: &[String]) -> SparseVec {
+    fn vectorize(&self, terms: &[K]) -> SparseVec {
         // Terms sorted: the norm is summed in a fixed order, so output is bit-identical run
         // to run.
-        let mut sorted: Vec<&str> = terms.iter().map(String::as_str).collect();
+        let mut sorted: Vec<&K> = terms.iter().collect();
         sorted.sort_unstable();
         let mut known: Vec<(u32, f32)> = Vec::with_capacity(sorted.len());
         let mut norm = 0f32;
@@ -168,6 +173,15 @@ impl TermVocab {
     }
 }
 
+impl TermVocab<String> {
+    /// IDF of a term; a term unknown to the vocabulary gets the largest IDF (seen once).
+    pub fn weight(&self, term: &str) -> f32 {
+        self.ids
+            .get(term)
+            .map_or(self.unknown_idf, |&id| self.idf[id as usize])
+    }
+}
+
 /// A title analysed for matching: canonical tokens and both TF-IDF vectors.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AnalyzedTitle {
@@ -187,16 +201,16 @@ pub struct TfIdf {
     normalizer: Normalizer,
     ngram: usize,
     words: TermVocab,
-    chars: TermVocab,
+    chars: TermVocab<u64>,
 }
 
 impl TfIdf {
     /// Fits the model on titles with the given normaliser and character n-gram length.
     pub fn fit(titles: &[String], normalizer: Normalizer, ngram: usize) -> TfIdf {
         let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
-        let grams: Vec<Vec<String>> = tokens
+        let grams: Vec<Vec<u64>> = tokens
             .par_iter()
-            .map(|t| Normalizer::char_ngrams(t, ngram))
+            .map(|t| Normalizer::char_ngram_keys(t, ngram))
             .collect();
         TfIdf {
             words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
@@ -214,9 +228,9 @@ impl TfIdf {
         ngram: usize,
     ) -> (TfIdf, Vec<AnalyzedTitle>) {
         let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
-        let grams: Vec<Vec<String>> = tokens
+        let grams: Vec<Vec<u64>> = tokens
             .par_iter()
-            .map(|t| Normalizer::char_ngrams(t, ngram))
+            .map(|t| Normalizer::char_ngram_keys(t, ngram))
             .collect();
         let model = TfIdf {
             words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
@@ -232,7 +246,7 @@ impl TfIdf {
         (model, analyzed)
     }
 
-    fn analyzed(&self, tokens: Vec<String>, grams: &[String]) -> AnalyzedTitle {
+    fn analyzed(&self, tokens: Vec<String>, grams: &[u64]) -> AnalyzedTitle {
         AnalyzedTitle {
             words: self.words.vectorize(&tokens),
             chars: self.chars.vectorize(grams),
@@ -244,13 +258,8 @@ impl TfIdf {
     /// Analyses one title.
     pub fn analyze(&self, title: &str) -> AnalyzedTitle {
         let tokens = self.normalizer.tokens(title);
-        let grams = Normalizer::char_ngrams(&tokens, self.ngram);
-        AnalyzedTitle {
-            words: self.words.vectorize(&tokens),
-            chars: self.chars.vectorize(&grams),
-            weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
-            tokens,
-        }
+        let grams = Normalizer::char_ngram_keys(&tokens, self.ngram);
+        self.analyzed(tokens, &grams)
     }
 
     /// Analyses many titles in parallel, in input order.
@@ -452,50 +461,72 @@ impl CandidateIndex {
             .iter()
             .map(|&(_, kind, t, _)| self.postings[kind as usize].row(t as usize).0.len())
             .sum();
-        let mut next_check = f32::INFINITY;
-        let mut floor = 0f32;
+        let (acc, touched, best) = (&mut scratch.acc, &mut scratch.touched, &mut scratch.best);
+        let in_reach = &mut scratch.in_reach;
+        best.clear(k);
+        in_reach.clear();
+        // Once no unseen document can reach the k-th best partial score, the search is closed:
+        // the documents that still can are listed in `in_reach` (filtered again each time the
+        // bound has fallen by a quarter), the rest of each posting list only updates documents
+        // already seen, and reading stops once scoring `in_reach` exactly costs less than the
+        // posting entries left.
+        let mut closed = false;
+        let mut next_filter = f32::INFINITY;
         let mut pruned = false;
-        let (acc, touched) = (&mut scratch.acc, &mut scratch.touched);
         for &(bound, kind, t, qw) in terms.iter() {
-            if touched.len() >= k && rest < next_check {
-                let theta = kth_largest(acc, touched, &mut scratch.select, k);
-                if rest + BOUND_SLACK < theta {
-                    // Stop reading when scoring the documents still in reach costs less
-                    // than the posting entries left.
-                    let f = theta - rest - BOUND_SLACK;
-                    let in_reach = touched.iter().filter(|&&d| acc[d as usize] >= f).count();
-                    if in_reach * self.mean_len <= unread {
-                        floor = f;
-                        pruned = true;
-                        break;
-                    }
-                }
-                // Check again once a quarter of what is left has been read, or once the bound
-                // falls below this k-th best score.
-                next_check = if rest < theta {
-                    0.75 * rest
+            let theta = best.theta();
+            if rest + BOUND_SLACK < theta && rest < next_filter {
+                let f = theta - rest - BOUND_SLACK;
+                if closed {
+                    in_reach.retain(|&d| acc[d as usize] >= f);
                 } else {
-                    theta.max(0.75 * rest)
-                };
+                    in_reach.extend(touched.iter().filter(|&&d| acc[d as usize] >= f));
+                    closed = true;
+                }
+                next_filter = 0.75 * rest;
+            }
+            if closed && in_reach.len() * self.mean_len <= unread {
+                pruned = true;
+                break;
             }
             let (docs, ws) = self.postings[kind as usize].row(t as usize);
-            for (&d, &w) in docs.iter().zip(ws) {
-                let slot = &mut acc[d as usize];
-                if *slot == 0.0 {
-                    touched.push(d);
+            let mut min = best.min;
+            if closed {
+                for (&d, &w) in docs.iter().zip(ws) {
+                    let slot = &mut acc[d as usize];
+                    if *slot > 0.0 {
+                        *slot += qw * w;
+                        if *slot > min {
+                            min = best.offer(d, *slot);
+                        }
+                    }
                 }
-                *slot += qw * w;
+            } else {
+                for (&d, &w) in docs.iter().zip(ws) {
+                    let slot = &mut acc[d as usize];
+                    if *slot == 0.0 {
+                        touched.push(d);
+                    }
+                    *slot += qw * w;
+                    if *slot > min {
+                        min = best.offer(d, *slot);
+                    }
+                }
             }
             rest -= bound;
             unread -= docs.len();
         }
         if !pruned {
+            // Everything was read: partial scores are full scores up to rounding.
             rest = 0.0;
-            if touched.len() > k {
-                // Everything was read: partial scores are full scores up to rounding.
-                floor = kth_largest(acc, touched, &mut scratch.select, k) - BOUND_SLACK;
-            }
         }
+        // A document can still be among the k best only if its partial score plus what is
+        // left reaches the k-th best partial score.
+        let floor = if touched.len() > k {
+            best.theta() - rest - BOUND_SLACK
+        } else {
+            0.0
+        };
         // Documents in reach, best partial score first; each is scored exactly until no
         // partial score plus what is left can reach the k-th best exact score.
         // Keys order by partial score (positive, so its bits order as the number), then by
@@ -503,7 +534,7 @@ impl CandidateIndex {
         let mut reach = std::collections::BinaryHeap::from(std::mem::take(&mut scratch.reach));
         reach.clear();
         reach.extend(
-            touched
+            if closed { &in_reach[..] } else { &touched[..] }
                 .iter()
                 .filter(|&&d| acc[d as usize] >= floor)
                 .map(|&d| (u64::from(acc[d as usize].to_bits()) << 32) | u64::from(u32::MAX - d)),
@@ -552,13 +583,62 @@ impl CandidateIndex {
     }
 }
 
-/// The k-th largest accumulated score among the touched documents (`touched.len() >= k`).
-/// Scores are positive, so their bits order as the numbers do.
-fn kth_largest(acc: &[f32], touched: &[u32], buf: &mut Vec<u32>, k: usize) -> f32 {
-    buf.clear();
-    buf.extend(touched.iter().map(|&d| acc[d as usize].to_bits()));
-    let (_, kth, _) = buf.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-    f32::from_bits(*kth)
+/// The `k` best partial scores seen so far, kept exactly as scores accumulate: every increase
+/// of a document's score above the smallest of them is offered, so the smallest is the k-th
+/// largest partial score at any time (0 until `k` documents are touched).
+#[derive(Debug, Default)]
+struct Best {
+    doc: Vec<u32>,
+    score: Vec<f32>,
+    k: usize,
+    /// Smallest kept score once `k` are kept; below any score until then.
+    min: f32,
+}
+
+impl Best {
+    fn clear(&mut self, k: usize) {
+        self.doc.clear();
+        self.score.clear();
+        self.k = k;
+        self.min = f32::NEG_INFINITY;
+    }
+
+    /// The k-th largest partial score, or 0 when fewer than `k` documents were touched.
+    fn theta(&self) -> f32 {
+        self.min.max(0.0)
+    }
+
+    /// Offers document `d` at score `s` (above [`Best::min`]); returns the new minimum.
+    fn offer(&mut self, d: u32, s: f32) -> f32 {
+        if let Some(i) = self.doc.iter().position(|&x| x == d) {
+            self.score[i] = s;
+            if self.doc.len() < self.k {
+                return self.min;
+            }
+        } else if self.doc.len() < self.k {
+            self.doc.push(d);
+            self.score.push(s);
+            if self.doc.len() < self.k {
+                return self.min;
+            }
+        } else {
+            let i = self.argmin();
+            self.doc[i] = d;
+            self.score[i] = s;
+        }
+        self.min = self.score[self.argmin()];
+        self.min
+    }
+
+    fn argmin(&self) -> usize {
+        let mut at = 0;
+        for (i, &s) in self.score.iter().enumerate() {
+            if s < self.score[at] {
+                at = i;
+            }
+        }
+        at
+    }
 }
 
 /// Per-thread scratch space for [`CandidateIndex::top_k`]: a dense score accumulator and the
@@ -568,7 +648,8 @@ pub struct Scratch {
     acc: Vec<f32>,
     touched: Vec<u32>,
     terms: Vec<(f32, u8, u32, f32)>,
-    select: Vec<u32>,
+    best: Best,
+    in_reach: Vec<u32>,
     reach: Vec<u64>,
     /// The query's weights, one slot per term id (zero elsewhere between queries).
     dense: [Vec<f32>; 2],
@@ -621,6 +702,63 @@ mod tests {
         let second: Vec<_> = pairs.iter().filter(|p| p.query == 1).collect();
         assert_eq!(second[0].target, 2);
         assert!(pairs.iter().all(|p| (0.0..=1.0001).contains(&p.score)));
+    }
+
+    #[test]
+    fn pruned_search_equals_exhaustive_search() {
+        // Titles drawn from a small vocabulary share many words and n-grams, so posting lists
+        // are long and the search prunes; every top-k list must equal the one found by scoring
+        // every document.
+        let words = [
+            "kaos", "polos", "hitam", "putih", "katun", "anak", "pria", "wanita", "tas", "ransel",
+            "laptop", "kabel", "data", "type", "c", "1m", "2m", "susu", "uht", "125ml", "cokelat",
+            "stroberi", "premium", "original", "murah", "xl", "l", "m", "sepatu", "bola",
+        ];
+        let mut state = 7u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        let mut title = |len: usize| -> String {
+            (0..len)
+                .map(|_| words[next(words.len())])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let home: Vec<String> = (0..400).map(|i| title(2 + i % 7)).collect();
+        let queries: Vec<String> = (0..200).map(|i| title(1 + i % 9)).collect();
+        let model = TfIdf::fit(&home, Normalizer::default(), 3);
+        let docs = model.analyze_all(&home);
+        let index = CandidateIndex::build(&model, &docs);
+        let analyzed = model.analyze_all(&queries);
+        let mut scratch = Scratch::default();
+        for k in [1, 5, 10] {
+            for q in &analyzed {
+                let got = index.top_k(q, k, &mut scratch);
+                let mut all: Vec<(usize, f64)> = docs
+                    .iter()
+                    .enumerate()
+                    .map(|(d, doc)| {
+                        (
+                            d,
+                            0.5 * (q.words.cosine(&doc.words) + q.chars.cosine(&doc.chars)),
+                        )
+                    })
+                    .filter(|&(_, s)| s > 0.0)
+                    .collect();
+                all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                assert_eq!(got.len(), all.len().min(k));
+                for (i, &(d, score)) in got.iter().enumerate() {
+                    // Same scores rank by rank; a tie may resolve either way in f32.
+                    assert!((f64::from(score) - all[i].1).abs() < 1e-5, "k={k} rank {i}");
+                    let exact =
+                        0.5 * (q.words.cosine(&docs[d].words) + q.chars.cosine(&docs[d].chars));
+                    assert!((f64::from(score) - exact).abs() < 1e-5);
+                }
+            }
+        }
     }
 
     #[test]

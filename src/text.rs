@@ -16,10 +16,14 @@
 //! assert_eq!(n.tokens("Susu UHT 40 x 125 ml"), n.tokens("susu uht 40x125ml"));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::UnicodeNormalization;
+
+use crate::index::FxHasher;
 
 /// What a token is, used by the matching features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,15 +220,18 @@ impl Normalizer {
 
     /// The text the tokens come from, after the character steps.
     pub fn clean(&self, raw: &str) -> String {
-        let unescaped = if self.escapes {
-            raw.replace("\\n", " ")
-                .replace("\\t", " ")
-                .replace("\\r", " ")
+        let unescaped: Cow<str> = if self.escapes && raw.contains('\\') {
+            Cow::Owned(
+                raw.replace("\\n", " ")
+                    .replace("\\t", " ")
+                    .replace("\\r", " "),
+            )
         } else {
-            raw.to_string()
+            Cow::Borrowed(raw)
         };
-        let composed: String = if self.nfkc {
-            unescaped.nfkc().collect()
+        // ASCII text is its own NFKC form.
+        let composed: Cow<str> = if self.nfkc && !unescaped.is_ascii() {
+            Cow::Owned(unescaped.nfkc().collect())
         } else {
             unescaped
         };
@@ -237,10 +244,13 @@ impl Normalizer {
             }
         };
         if self.case_fold {
-            composed
-                .chars()
-                .flat_map(char::to_lowercase)
-                .for_each(&mut push);
+            for c in composed.chars() {
+                if c.is_ascii() {
+                    push(c.to_ascii_lowercase());
+                } else {
+                    c.to_lowercase().for_each(&mut push);
+                }
+            }
         } else {
             composed.chars().for_each(&mut push);
         }
@@ -283,6 +293,38 @@ impl Normalizer {
             out = f.apply(out);
         }
         out
+    }
+
+    /// The character n-grams of [`Normalizer::char_ngrams`], each as a 64-bit key, without
+    /// allocating a string per n-gram: n-grams of up to three characters are packed exactly
+    /// (21 bits per character, the top bit marking a title shorter than `n`); longer ones are
+    /// hashed to 64 bits, where two distinct n-grams share a key with probability about 2^-64.
+    pub fn char_ngram_keys(tokens: &[String], n: usize) -> Vec<u64> {
+        let mut joined: Vec<char> =
+            Vec::with_capacity(2 + tokens.iter().map(String::len).sum::<usize>() + tokens.len());
+        joined.push(' ');
+        for (i, t) in tokens.iter().enumerate() {
+            if i > 0 {
+                joined.push(' ');
+            }
+            joined.extend(t.chars());
+        }
+        joined.push(' ');
+        let key = |w: &[char]| -> u64 {
+            if n <= 3 {
+                w.iter().fold(0u64, |k, &c| (k << 21) | u64::from(c))
+            } else {
+                let mut h = FxHasher::default();
+                for &c in w {
+                    h.write_u32(u32::from(c));
+                }
+                h.finish()
+            }
+        };
+        if joined.len() < n {
+            return vec![key(&joined) | 1 << 63];
+        }
+        joined.windows(n).map(key).collect()
     }
 
     /// Character n-grams of the canonical token string, padded with a space on each side.
@@ -789,5 +831,36 @@ mod tests {
         let g = Normalizer::char_ngrams(&["ab".to_string()], 3);
         assert_eq!(g, [" ab", "ab "]);
         assert_eq!(Normalizer::char_ngrams(&[], 3), ["  "]);
+    }
+
+    #[test]
+    fn char_ngram_keys_name_the_same_ngrams() {
+        // Keys and n-gram strings must partition the n-grams alike: equal keys exactly where
+        // the strings are equal, over short, padded, non-Latin and repeated text.
+        let titles = [
+            "",
+            "a",
+            "ab",
+            "tas tas tas",
+            "kaos polos 100 cotton",
+            "充电宝 20000mah 快充",
+            "ÄÖÜ äöü straße",
+        ];
+        let norm = Normalizer::default();
+        for n in 2..=6 {
+            let mut pairs: Vec<(String, u64)> = Vec::new();
+            for t in titles {
+                let tokens = norm.tokens(t);
+                let grams = Normalizer::char_ngrams(&tokens, n);
+                let keys = Normalizer::char_ngram_keys(&tokens, n);
+                assert_eq!(grams.len(), keys.len(), "{t:?} n={n}");
+                pairs.extend(grams.into_iter().zip(keys));
+            }
+            for (a, ka) in &pairs {
+                for (b, kb) in &pairs {
+                    assert_eq!(a == b, ka == kb, "{a:?} {b:?} n={n}");
+                }
+            }
+        }
     }
 }
