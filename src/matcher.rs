@@ -227,8 +227,21 @@ pub struct MixtureModel {
     pub rank_prior: Vec<f64>,
     /// Modelled features.
     pub features: Vec<MixtureFeature>,
+    /// Density of each candidate's lead over the other candidates of its query (see
+    /// [`MixtureModel::leads`]); `None` in models saved without it.
+    #[serde(default)]
+    pub lead: Option<LeadDensity>,
     /// EM iterations run.
     pub iterations: usize,
+}
+
+/// Gaussian parameters (mean, variance) on the logit scale of a candidate's lead, per class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeadDensity {
+    /// Match class.
+    pub matched: Vec<f64>,
+    /// Non-match class.
+    pub unmatched: Vec<f64>,
 }
 
 /// Options of the EM fit.
@@ -302,6 +315,10 @@ impl MixtureModel {
                     unmatched: Vec::new(),
                 })
                 .collect(),
+            lead: Some(LeadDensity {
+                matched: Vec::new(),
+                unmatched: Vec::new(),
+            }),
             iterations: 0,
         };
         // Start from a two-means split of the mean title similarity.
@@ -310,6 +327,10 @@ impl MixtureModel {
             .map(|r| (r[col("word_cosine")] + r[col("char_cosine")]) / 2.0)
             .collect();
         let bounds = group_bounds(groups);
+        let leads: Vec<f64> = bounds
+            .iter()
+            .flat_map(|&(s, e)| MixtureModel::leads(x, s, e))
+            .collect();
         let mut resp = two_means(&score);
         // Two stages: first with the match equally likely at any rank (so the classes settle
         // on what a copy looks like), then with the rank prior learned too. Learning ranks from
@@ -317,7 +338,7 @@ impl MixtureModel {
         for learn_ranks in [false, true] {
             let mut last = f64::NEG_INFINITY;
             for _ in 0..params.max_iterations {
-                model.m_step(x, &resp, &bounds, learn_ranks);
+                model.m_step(x, &leads, &resp, &bounds, learn_ranks);
                 let (new_resp, ll) = model.e_step(x, &bounds);
                 resp = new_resp;
                 model.iterations += 1;
@@ -327,7 +348,7 @@ impl MixtureModel {
                 last = ll;
             }
         }
-        model.m_step(x, &resp, &bounds, true);
+        model.m_step(x, &leads, &resp, &bounds, true);
         // The match class is the one with the higher character similarity.
         let c = &model.features[1];
         if c.matched[0] < c.unmatched[0] {
@@ -335,13 +356,36 @@ impl MixtureModel {
             for f in &mut model.features {
                 std::mem::swap(&mut f.matched, &mut f.unmatched);
             }
+            if let Some(l) = &mut model.lead {
+                std::mem::swap(&mut l.matched, &mut l.unmatched);
+            }
         }
         Ok(model)
+    }
+
+    /// Each candidate's lead over the other candidates of its query (rows `s..e`), in mean
+    /// word/character cosine and mapped to [0, 1]: `(1 + sim - best other sim) / 2`, where the
+    /// best other is 0 for a lone candidate. A copy usually stands out from the runner-up even
+    /// when heavy rewording keeps its own similarity modest; a listing that resembles several
+    /// products alike (variants, generic titles) gives none of them a lead.
+    pub fn leads(x: &Array2<f64>, s: usize, e: usize) -> Vec<f64> {
+        let (w, c) = (col("word_cosine"), col("char_cosine"));
+        let sim: Vec<f64> = (s..e).map(|i| 0.5 * (x[[i, w]] + x[[i, c]])).collect();
+        (0..sim.len())
+            .map(|i| {
+                let other = (0..sim.len())
+                    .filter(|&j| j != i)
+                    .map(|j| sim[j])
+                    .fold(0.0, f64::max);
+                0.5 * (1.0 + sim[i] - other)
+            })
+            .collect()
     }
 
     fn m_step(
         &mut self,
         x: &Array2<f64>,
+        leads: &[f64],
         resp: &[f64],
         bounds: &[(usize, usize)],
         learn_ranks: bool,
@@ -374,6 +418,18 @@ impl MixtureModel {
             f.matched = stats[0].params();
             f.unmatched = stats[1].params();
         }
+        if let Some(l) = &mut self.lead {
+            let mut stats = [
+                Stats::new(Density::LogitGaussian),
+                Stats::new(Density::LogitGaussian),
+            ];
+            for (&v, &r) in leads.iter().zip(resp) {
+                stats[0].add(v, r);
+                stats[1].add(v, 1.0 - r);
+            }
+            l.matched = stats[0].params();
+            l.unmatched = stats[1].params();
+        }
     }
 
     fn e_step(&self, x: &Array2<f64>, bounds: &[(usize, usize)]) -> (Vec<f64>, f64) {
@@ -400,10 +456,15 @@ impl MixtureModel {
                 .max(1e-12)
         };
         let mut base = 0.0;
+        let leads = self.lead.as_ref().map(|_| MixtureModel::leads(x, s, e));
         let a: Vec<f64> = (s..e)
             .map(|i| {
                 let row = x.row(i);
                 let (mut m, mut u) = (0.0, 0.0);
+                if let (Some(l), Some(v)) = (&self.lead, &leads) {
+                    m += log_density(Density::LogitGaussian, &l.matched, v[i - s]);
+                    u += log_density(Density::LogitGaussian, &l.unmatched, v[i - s]);
+                }
                 for f in &self.features {
                     if f.present.is_some_and(|p| row[p] < 0.5) {
                         continue;
@@ -420,6 +481,8 @@ impl MixtureModel {
         (a.iter().map(|v| (v - lse).exp()).collect(), base + lse)
     }
 
+    /// Each feature's log-likelihood ratio for one row. The lead is a property of the whole
+    /// candidate list, so it is not among one row's contributions.
     fn contributions(&self, row: ArrayView1<'_, f64>) -> Vec<f64> {
         let mut c = vec![0.0; N_FEATURES];
         for f in &self.features {
