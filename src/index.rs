@@ -461,7 +461,10 @@ impl CandidateIndex {
             .iter()
             .map(|&(_, kind, t, _)| self.postings[kind as usize].row(t as usize).0.len())
             .sum();
-        let (acc, touched, best) = (&mut scratch.acc, &mut scratch.touched, &mut scratch.best);
+        let (acc, slots, best) = (&mut scratch.acc, &mut scratch.touched, &mut scratch.best);
+        // Documents touched so far are `slots[..touched]`; every posting entry writes its
+        // document to the next slot and keeps it only if it was new, without a branch.
+        let mut touched = 0usize;
         let in_reach = &mut scratch.in_reach;
         best.clear(k);
         in_reach.clear();
@@ -480,7 +483,7 @@ impl CandidateIndex {
                 if closed {
                     in_reach.retain(|&d| acc[d as usize] >= f);
                 } else {
-                    in_reach.extend(touched.iter().filter(|&&d| acc[d as usize] >= f));
+                    in_reach.extend(slots[..touched].iter().filter(|&&d| acc[d as usize] >= f));
                     closed = true;
                 }
                 next_filter = 0.75 * rest;
@@ -494,19 +497,17 @@ impl CandidateIndex {
             if closed {
                 for (&d, &w) in docs.iter().zip(ws) {
                     let slot = &mut acc[d as usize];
-                    if *slot > 0.0 {
-                        *slot += qw * w;
-                        if *slot > min {
-                            min = best.offer(d, *slot);
-                        }
+                    // Unseen documents stay at 0 (a select, not a branch).
+                    *slot += if *slot > 0.0 { qw * w } else { 0.0 };
+                    if *slot > min {
+                        min = best.offer(d, *slot);
                     }
                 }
             } else {
                 for (&d, &w) in docs.iter().zip(ws) {
                     let slot = &mut acc[d as usize];
-                    if *slot == 0.0 {
-                        touched.push(d);
-                    }
+                    slots[touched] = d;
+                    touched += usize::from(*slot == 0.0);
                     *slot += qw * w;
                     if *slot > min {
                         min = best.offer(d, *slot);
@@ -522,6 +523,8 @@ impl CandidateIndex {
         }
         // A document can still be among the k best only if its partial score plus what is
         // left reaches the k-th best partial score.
+        scratch.n_touched = touched;
+        let touched = &slots[..touched];
         let floor = if touched.len() > k {
             best.theta() - rest - BOUND_SLACK
         } else {
@@ -646,7 +649,10 @@ impl Best {
 #[derive(Debug, Default)]
 pub struct Scratch {
     acc: Vec<f32>,
+    /// Documents touched by the query, `touched[..n_touched]`, with room for every document
+    /// and one more.
     touched: Vec<u32>,
+    n_touched: usize,
     terms: Vec<(f32, u8, u32, f32)>,
     best: Best,
     in_reach: Vec<u32>,
@@ -665,11 +671,14 @@ impl Scratch {
         if self.acc.len() != n {
             self.acc = vec![0.0; n];
         } else {
-            for &d in &self.touched {
+            for &d in &self.touched[..self.n_touched] {
                 self.acc[d as usize] = 0.0;
             }
         }
-        self.touched.clear();
+        if self.touched.len() != n + 1 {
+            self.touched = vec![0; n + 1];
+        }
+        self.n_touched = 0;
         self.terms.clear();
     }
 }
