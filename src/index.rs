@@ -466,7 +466,7 @@ impl CandidateIndex {
         // document to the next slot and keeps it only if it was new, without a branch.
         let mut touched = 0usize;
         let in_reach = &mut scratch.in_reach;
-        best.clear(k);
+        best.clear(k, self.n_docs);
         in_reach.clear();
         // Once no unseen document can reach the k-th best partial score, the search is closed:
         // the documents that still can are listed in `in_reach` (filtered again each time the
@@ -593,17 +593,29 @@ impl CandidateIndex {
 struct Best {
     doc: Vec<u32>,
     score: Vec<f32>,
+    /// Whether each document is kept.
+    member: Vec<bool>,
     k: usize,
     /// Smallest kept score once `k` are kept; below any score until then.
     min: f32,
+    /// Where the smallest kept score is.
+    min_at: usize,
 }
 
 impl Best {
-    fn clear(&mut self, k: usize) {
+    fn clear(&mut self, k: usize, n_docs: usize) {
+        if self.member.len() == n_docs {
+            for &d in &self.doc {
+                self.member[d as usize] = false;
+            }
+        } else {
+            self.member = vec![false; n_docs];
+        }
         self.doc.clear();
         self.score.clear();
         self.k = k;
         self.min = f32::NEG_INFINITY;
+        self.min_at = 0;
     }
 
     /// The k-th largest partial score, or 0 when fewer than `k` documents were touched.
@@ -612,35 +624,40 @@ impl Best {
     }
 
     /// Offers document `d` at score `s` (above [`Best::min`]); returns the new minimum.
+    #[inline]
     fn offer(&mut self, d: u32, s: f32) -> f32 {
-        if let Some(i) = self.doc.iter().position(|&x| x == d) {
-            self.score[i] = s;
-            if self.doc.len() < self.k {
+        if self.member[d as usize] {
+            let full = self.doc.len() == self.k;
+            if !full || self.doc[self.min_at] != d {
+                // Raising a kept document other than the smallest leaves the minimum.
+                if let Some(i) = self.doc.iter().position(|&x| x == d) {
+                    self.score[i] = s;
+                }
                 return self.min;
             }
+            self.score[self.min_at] = s;
         } else if self.doc.len() < self.k {
+            self.member[d as usize] = true;
             self.doc.push(d);
             self.score.push(s);
             if self.doc.len() < self.k {
                 return self.min;
             }
         } else {
-            let i = self.argmin();
-            self.doc[i] = d;
-            self.score[i] = s;
+            self.member[self.doc[self.min_at] as usize] = false;
+            self.member[d as usize] = true;
+            self.doc[self.min_at] = d;
+            self.score[self.min_at] = s;
         }
-        self.min = self.score[self.argmin()];
-        self.min
-    }
-
-    fn argmin(&self) -> usize {
         let mut at = 0;
-        for (i, &s) in self.score.iter().enumerate() {
-            if s < self.score[at] {
+        for (i, &v) in self.score.iter().enumerate() {
+            if v < self.score[at] {
                 at = i;
             }
         }
-        at
+        self.min_at = at;
+        self.min = self.score[at];
+        self.min
     }
 }
 
