@@ -499,8 +499,8 @@ impl CandidateIndex {
                     let slot = &mut acc[d as usize];
                     // Unseen documents stay at 0 (a select, not a branch).
                     *slot += if *slot > 0.0 { qw * w } else { 0.0 };
-                    if *slot > min {
-                        min = best.offer(d, *slot);
+                    if *slot > min && best.changes(d) {
+                        min = best.offer(d, acc);
                     }
                 }
             } else {
@@ -509,8 +509,8 @@ impl CandidateIndex {
                     slots[touched] = d;
                     touched += usize::from(*slot == 0.0);
                     *slot += qw * w;
-                    if *slot > min {
-                        min = best.offer(d, *slot);
+                    if *slot > min && best.changes(d) {
+                        min = best.offer(d, acc);
                     }
                 }
             }
@@ -591,14 +591,15 @@ impl CandidateIndex {
 /// largest partial score at any time (0 until `k` documents are touched).
 #[derive(Debug, Default)]
 struct Best {
+    /// Kept documents; their scores are read from the accumulator, which only grows.
     doc: Vec<u32>,
-    score: Vec<f32>,
     /// Whether each document is kept.
     member: Vec<bool>,
     k: usize,
-    /// Smallest kept score once `k` are kept; below any score until then.
+    /// Smallest kept score once `k` are kept (below any score until then), as of the last
+    /// change of the kept set or of the smallest kept document's score.
     min: f32,
-    /// Where the smallest kept score is.
+    /// Where the smallest kept document is.
     min_at: usize,
 }
 
@@ -612,7 +613,6 @@ impl Best {
             self.member = vec![false; n_docs];
         }
         self.doc.clear();
-        self.score.clear();
         self.k = k;
         self.min = f32::NEG_INFINITY;
         self.min_at = 0;
@@ -623,40 +623,38 @@ impl Best {
         self.min.max(0.0)
     }
 
-    /// Offers document `d` at score `s` (above [`Best::min`]); returns the new minimum.
+    /// Whether document `d`, now scoring above [`Best::min`], changes the kept set or its
+    /// minimum: it is not kept, or it is the smallest kept (a kept document other than the
+    /// smallest rising leaves both as they are).
     #[inline]
-    fn offer(&mut self, d: u32, s: f32) -> f32 {
-        if self.member[d as usize] {
-            let full = self.doc.len() == self.k;
-            if !full || self.doc[self.min_at] != d {
-                // Raising a kept document other than the smallest leaves the minimum.
-                if let Some(i) = self.doc.iter().position(|&x| x == d) {
-                    self.score[i] = s;
-                }
-                return self.min;
-            }
-            self.score[self.min_at] = s;
-        } else if self.doc.len() < self.k {
+    fn changes(&self, d: u32) -> bool {
+        !self.member[d as usize] || (self.doc.len() == self.k && self.doc[self.min_at] == d)
+    }
+
+    /// Takes document `d` (for which [`Best::changes`] holds) into account with the
+    /// accumulated scores `acc`; returns the new minimum.
+    fn offer(&mut self, d: u32, acc: &[f32]) -> f32 {
+        if !self.member[d as usize] {
             self.member[d as usize] = true;
-            self.doc.push(d);
-            self.score.push(s);
             if self.doc.len() < self.k {
-                return self.min;
+                self.doc.push(d);
+                if self.doc.len() < self.k {
+                    return self.min;
+                }
+            } else {
+                self.member[self.doc[self.min_at] as usize] = false;
+                self.doc[self.min_at] = d;
             }
-        } else {
-            self.member[self.doc[self.min_at] as usize] = false;
-            self.member[d as usize] = true;
-            self.doc[self.min_at] = d;
-            self.score[self.min_at] = s;
         }
+        let score = |i: usize| acc[self.doc[i] as usize];
         let mut at = 0;
-        for (i, &v) in self.score.iter().enumerate() {
-            if v < self.score[at] {
+        for i in 1..self.doc.len() {
+            if score(i) < score(at) {
                 at = i;
             }
         }
         self.min_at = at;
-        self.min = self.score[at];
+        self.min = score(at);
         self.min
     }
 }
