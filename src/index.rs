@@ -537,7 +537,7 @@ impl CandidateIndex {
         let mut reach = std::collections::BinaryHeap::from(std::mem::take(&mut scratch.reach));
         reach.clear();
         reach.extend(
-            if closed { &in_reach[..] } else { &touched[..] }
+            if closed { &in_reach[..] } else { touched }
                 .iter()
                 .filter(|&&d| acc[d as usize] >= floor)
                 .map(|&d| (u64::from(acc[d as usize].to_bits()) << 32) | u64::from(u32::MAX - d)),
