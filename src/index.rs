@@ -586,9 +586,11 @@ impl CandidateIndex {
     }
 }
 
-/// The `k` best partial scores seen so far, kept exactly as scores accumulate: every increase
-/// of a document's score above the smallest of them is offered, so the smallest is the k-th
-/// largest partial score at any time (0 until `k` documents are touched).
+/// The `k` documents with the best partial scores so far, kept exactly as scores accumulate:
+/// a document not kept is taken in once its score passes the smallest kept, and the smallest is
+/// found again whenever the kept set or its smallest member's score changes (kept scores are
+/// read from the accumulator, so other kept documents rising need no work). The smallest is
+/// thus the k-th largest partial score at any time (0 until `k` documents are touched).
 #[derive(Debug, Default)]
 struct Best {
     /// Kept documents; their scores are read from the accumulator, which only grows.
