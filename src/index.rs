@@ -7,6 +7,7 @@
 //! stream through it in parallel, each scored against every indexed product sharing a term,
 //! and results come back in input order with ties broken by product index.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -84,36 +85,48 @@ impl<K> Default for TermVocab<K> {
     }
 }
 
-impl<K: Hash + Eq + Ord + Clone> TermVocab<K> {
-    fn fit<'a>(docs: impl Iterator<Item = &'a [K]>) -> TermVocab<K>
-    where
-        K: 'a,
-    {
+impl<K: Hash + Eq + Ord + Clone + Send + Sync> TermVocab<K> {
+    /// Fits on `docs`, each a bag of terms. Ids are given in order of first appearance: blocks
+    /// of documents are counted in parallel, each listing its terms in order of first
+    /// appearance with their document frequency, and the blocks are merged in order.
+    fn fit(docs: &[Vec<K>]) -> TermVocab<K> {
+        const BLOCK: usize = 4096;
+        let blocks: Vec<Vec<(&K, u32)>> = docs
+            .par_chunks(BLOCK)
+            .map(|block| {
+                let mut local: HashMap<&K, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+                let mut terms: Vec<(&K, u32)> = Vec::new();
+                let mut seen: Vec<u32> = Vec::new();
+                for doc in block {
+                    seen.clear();
+                    for t in doc {
+                        let id = *local.entry(t).or_insert_with(|| {
+                            terms.push((t, 0));
+                            terms.len() as u32 - 1
+                        });
+                        seen.push(id);
+                    }
+                    seen.sort_unstable();
+                    seen.dedup();
+                    for &id in &seen {
+                        terms[id as usize].1 += 1;
+                    }
+                }
+                terms
+            })
+            .collect();
         let mut ids: HashMap<K, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
         let mut df: Vec<u32> = Vec::new();
-        let mut n = 0usize;
-        let mut seen: Vec<u32> = Vec::new();
-        for terms in docs {
-            n += 1;
-            seen.clear();
-            for t in terms {
-                let id = match ids.get(t) {
-                    Some(&id) => id,
-                    None => {
-                        let id = ids.len() as u32;
-                        ids.insert(t.clone(), id);
-                        df.push(0);
-                        id
-                    }
-                };
-                seen.push(id);
-            }
-            seen.sort_unstable();
-            seen.dedup();
-            for &id in &seen {
-                df[id as usize] += 1;
+        for (t, d) in blocks.into_iter().flatten() {
+            match ids.get(t) {
+                Some(&id) => df[id as usize] += d,
+                None => {
+                    ids.insert(t.clone(), df.len() as u32);
+                    df.push(d);
+                }
             }
         }
+        let n = docs.len();
         // Smoothed IDF as in scikit-learn: ln((1 + n) / (1 + df)) + 1.
         let idf = df
             .iter()
@@ -207,17 +220,8 @@ pub struct TfIdf {
 impl TfIdf {
     /// Fits the model on titles with the given normaliser and character n-gram length.
     pub fn fit(titles: &[String], normalizer: Normalizer, ngram: usize) -> TfIdf {
-        let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
-        let grams: Vec<Vec<u64>> = tokens
-            .par_iter()
-            .map(|t| Normalizer::char_ngram_keys(t, ngram))
-            .collect();
-        TfIdf {
-            words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
-            chars: TermVocab::fit(grams.iter().map(Vec::as_slice)),
-            normalizer,
-            ngram,
-        }
+        let (tokens, grams) = terms_of(titles, &normalizer, ngram);
+        TfIdf::of_terms(&tokens, &grams, normalizer, ngram)
     }
 
     /// Fits the model on `titles` (as [`TfIdf::fit`]) and analyses each of them (as
@@ -227,23 +231,31 @@ impl TfIdf {
         normalizer: Normalizer,
         ngram: usize,
     ) -> (TfIdf, Vec<AnalyzedTitle>) {
-        let tokens: Vec<Vec<String>> = titles.par_iter().map(|t| normalizer.tokens(t)).collect();
-        let grams: Vec<Vec<u64>> = tokens
-            .par_iter()
-            .map(|t| Normalizer::char_ngram_keys(t, ngram))
-            .collect();
-        let model = TfIdf {
-            words: TermVocab::fit(tokens.iter().map(Vec::as_slice)),
-            chars: TermVocab::fit(grams.iter().map(Vec::as_slice)),
-            normalizer,
-            ngram,
-        };
+        let (tokens, grams) = terms_of(titles, &normalizer, ngram);
+        let model = TfIdf::of_terms(&tokens, &grams, normalizer, ngram);
         let analyzed = tokens
             .into_par_iter()
             .zip(grams)
             .map(|(tokens, grams)| model.analyzed(tokens, &grams))
             .collect();
         (model, analyzed)
+    }
+
+    /// The model of titles already split into words and character n-gram keys; both
+    /// vocabularies are fitted at once.
+    fn of_terms(
+        tokens: &[Vec<String>],
+        grams: &[Vec<u64>],
+        normalizer: Normalizer,
+        ngram: usize,
+    ) -> TfIdf {
+        let (words, chars) = rayon::join(|| TermVocab::fit(tokens), || TermVocab::fit(grams));
+        TfIdf {
+            words,
+            chars,
+            normalizer,
+            ngram,
+        }
     }
 
     fn analyzed(&self, tokens: Vec<String>, grams: &[u64]) -> AnalyzedTitle {
@@ -276,6 +288,22 @@ impl TfIdf {
     pub fn normalizer(&self) -> &Normalizer {
         &self.normalizer
     }
+}
+
+/// Each title's tokens and character n-gram keys, computed in parallel.
+fn terms_of(
+    titles: &[String],
+    normalizer: &Normalizer,
+    ngram: usize,
+) -> (Vec<Vec<String>>, Vec<Vec<u64>>) {
+    titles
+        .par_iter()
+        .map(|t| {
+            let tokens = normalizer.tokens(t);
+            let grams = Normalizer::char_ngram_keys(&tokens, ngram);
+            (tokens, grams)
+        })
+        .unzip()
 }
 
 /// A candidate match: a query (foreign listing) and an indexed item (home product).
@@ -381,24 +409,30 @@ pub struct CandidateIndex {
 }
 
 impl CandidateIndex {
-    /// Builds the posting lists of `docs` (analysed with `model`).
-    pub fn build(model: &TfIdf, docs: &[AnalyzedTitle]) -> CandidateIndex {
-        let words = Rows::postings(model.words.len(), docs.iter().map(|d| &d.words));
-        let chars = Rows::postings(model.chars.len(), docs.iter().map(|d| &d.chars));
+    /// Builds the posting lists of `docs` (analysed with `model`): a slice of analysed titles,
+    /// or any cloneable iterator over them.
+    pub fn build<'a, I>(model: &TfIdf, docs: I) -> CandidateIndex
+    where
+        I: IntoIterator<Item = &'a AnalyzedTitle>,
+        I::IntoIter: Clone,
+    {
+        let docs = docs.into_iter();
+        let words = Rows::postings(model.words.len(), docs.clone().map(|d| &d.words));
+        let chars = Rows::postings(model.chars.len(), docs.clone().map(|d| &d.chars));
+        let n_docs = docs.clone().count();
+        let terms: usize = docs
+            .clone()
+            .map(|d| d.words.idx.len() + d.chars.idx.len())
+            .sum();
         CandidateIndex {
-            n_docs: docs.len(),
+            n_docs,
             max_weight: [words.max_weights(), chars.max_weights()],
             postings: [words, chars],
             vectors: [
-                Rows::of_vectors(docs.iter().map(|d| &d.words)),
-                Rows::of_vectors(docs.iter().map(|d| &d.chars)),
+                Rows::of_vectors(docs.clone().map(|d| &d.words)),
+                Rows::of_vectors(docs.map(|d| &d.chars)),
             ],
-            mean_len: docs
-                .iter()
-                .map(|d| d.words.idx.len() + d.chars.idx.len())
-                .sum::<usize>()
-                / docs.len().max(1)
-                + 1,
+            mean_len: terms / n_docs.max(1) + 1,
         }
     }
 
@@ -461,9 +495,12 @@ impl CandidateIndex {
             .iter()
             .map(|&(_, kind, t, _)| self.postings[kind as usize].row(t as usize).0.len())
             .sum();
-        let (acc, slots, best) = (&mut scratch.acc, &mut scratch.touched, &mut scratch.best);
-        // Documents touched so far are `slots[..touched]`; every posting entry writes its
-        // document to the next slot and keeps it only if it was new, without a branch.
+        let (acc, slots, best): (&mut [f32], &mut [u32], _) = (
+            &mut scratch.acc[..],
+            &mut scratch.touched[..],
+            &mut scratch.best,
+        );
+        // Documents touched so far are `slots[..touched]` (see `open_pass`).
         let mut touched = 0usize;
         let in_reach = &mut scratch.in_reach;
         best.clear(k, self.n_docs);
@@ -480,12 +517,11 @@ impl CandidateIndex {
             let theta = best.theta();
             if rest + BOUND_SLACK < theta && rest < next_filter {
                 let f = theta - rest - BOUND_SLACK;
-                if closed {
-                    in_reach.retain(|&d| acc[d as usize] >= f);
-                } else {
-                    in_reach.extend(slots[..touched].iter().filter(|&&d| acc[d as usize] >= f));
+                if !closed {
+                    in_reach.extend_from_slice(&slots[..touched]);
                     closed = true;
                 }
+                retain_reaching(in_reach, acc, f);
                 next_filter = 0.75 * rest;
             }
             if closed && in_reach.len() * self.mean_len <= unread {
@@ -493,26 +529,10 @@ impl CandidateIndex {
                 break;
             }
             let (docs, ws) = self.postings[kind as usize].row(t as usize);
-            let mut min = best.min;
             if closed {
-                for (&d, &w) in docs.iter().zip(ws) {
-                    let slot = &mut acc[d as usize];
-                    // Unseen documents stay at 0 (a select, not a branch).
-                    *slot += if *slot > 0.0 { qw * w } else { 0.0 };
-                    if *slot > min && best.changes(d) {
-                        min = best.offer(d, acc);
-                    }
-                }
+                closed_pass(docs, ws, qw, acc, best);
             } else {
-                for (&d, &w) in docs.iter().zip(ws) {
-                    let slot = &mut acc[d as usize];
-                    slots[touched] = d;
-                    touched += usize::from(*slot == 0.0);
-                    *slot += qw * w;
-                    if *slot > min && best.changes(d) {
-                        min = best.offer(d, acc);
-                    }
-                }
+                open_pass(docs, ws, qw, acc, (slots, &mut touched), best);
             }
             rest -= bound;
             unread -= docs.len();
@@ -566,24 +586,134 @@ impl CandidateIndex {
     }
 
     /// Top-k candidates for every query, computed in parallel; pairs come out ordered by query,
-    /// then best first.
-    pub fn search(&self, queries: &[AnalyzedTitle], k: usize) -> Vec<CandidatePair> {
-        queries
+    /// then best first. Queries with the same vectors (a title listed again) are searched once.
+    pub fn search<Q: Borrow<AnalyzedTitle> + Sync>(
+        &self,
+        queries: &[Q],
+        k: usize,
+    ) -> Vec<CandidatePair> {
+        let first = first_of_same(queries);
+        let searched: Vec<usize> = (0..queries.len()).filter(|&q| first[q] == q).collect();
+        let found: Vec<Vec<(usize, f32)>> = searched
             .par_iter()
-            .enumerate()
-            .map_init(Scratch::default, |scratch, (q, query)| {
-                self.top_k(query, k, scratch)
-                    .into_iter()
-                    .map(|(target, score)| CandidatePair {
+            .map_init(Scratch::default, |scratch, &q| {
+                self.top_k(queries[q].borrow(), k, scratch)
+            })
+            .collect();
+        let mut slot = vec![0u32; queries.len()];
+        for (i, &q) in searched.iter().enumerate() {
+            slot[q] = i as u32;
+        }
+        let mut pairs = Vec::with_capacity(found.iter().map(Vec::len).sum::<usize>());
+        for (q, &f) in first.iter().enumerate() {
+            pairs.extend(
+                found[slot[f] as usize]
+                    .iter()
+                    .map(|&(target, score)| CandidatePair {
                         query: q,
                         target,
                         score,
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .flatten_iter()
-            .collect()
+                    }),
+            );
+        }
+        pairs
     }
+}
+
+/// For each query, the first query with the same word and character vectors (itself when
+/// none comes before it).
+fn first_of_same<Q: Borrow<AnalyzedTitle> + Sync>(queries: &[Q]) -> Vec<usize> {
+    let vectors = |q: usize| {
+        let a = queries[q].borrow();
+        [&a.words, &a.chars]
+    };
+    let hash = |q: usize| {
+        let mut h = FxHasher::default();
+        for v in vectors(q) {
+            h.write_usize(v.idx.len());
+            for (&t, &w) in v.idx.iter().zip(&v.val) {
+                h.write_u64((u64::from(t) << 32) | u64::from(w.to_bits()));
+            }
+        }
+        h.finish()
+    };
+    let same = |a: usize, b: usize| {
+        vectors(a).iter().zip(vectors(b)).all(|(x, y)| {
+            x.idx == y.idx
+                && x.val
+                    .iter()
+                    .map(|w| w.to_bits())
+                    .eq(y.val.iter().map(|w| w.to_bits()))
+        })
+    };
+    let mut order: Vec<(u64, usize)> = (0..queries.len())
+        .into_par_iter()
+        .map(|q| (hash(q), q))
+        .collect();
+    order.par_sort_unstable();
+    let mut first: Vec<usize> = (0..queries.len()).collect();
+    for run in order.chunk_by(|a, b| a.0 == b.0) {
+        // Queries in increasing order; each takes the first earlier one with the same vectors
+        // (a run holds different vectors only on a hash collision).
+        let mut kinds: Vec<usize> = Vec::new();
+        for &(_, q) in run {
+            match kinds.iter().find(|&&f| same(f, q)) {
+                Some(&f) => first[q] = f,
+                None => kinds.push(q),
+            }
+        }
+    }
+    first
+}
+
+/// Keeps the documents of `docs` whose partial score in `acc` reaches `floor`, in order,
+/// without a data-dependent branch (which half the documents would mispredict).
+fn retain_reaching(docs: &mut Vec<u32>, acc: &[f32], floor: f32) {
+    let mut n = 0;
+    for i in 0..docs.len() {
+        let d = docs[i];
+        docs[n] = d;
+        n += usize::from(acc[d as usize] >= floor);
+    }
+    docs.truncate(n);
+}
+
+/// Adds one posting list (documents `docs`, weights `ws`, query weight `qw`) to the documents
+/// already seen, once the search is closed.
+fn closed_pass(docs: &[u32], ws: &[f32], qw: f32, acc: &mut [f32], best: &mut Best) {
+    let mut min = best.min;
+    for (&d, &w) in docs.iter().zip(ws) {
+        let slot = &mut acc[d as usize];
+        // Unseen documents stay at 0 (a select, not a branch).
+        *slot += if *slot > 0.0 { qw * w } else { 0.0 };
+        if *slot > min && best.changes(d) {
+            min = best.offer(d, acc);
+        }
+    }
+}
+/// Adds one posting list to every document in it while the search is open. Documents touched
+/// so far are `slots[..*touched]`: each entry writes its document to the next slot and keeps
+/// it only if it was new, without a branch.
+fn open_pass(
+    docs: &[u32],
+    ws: &[f32],
+    qw: f32,
+    acc: &mut [f32],
+    (slots, touched): (&mut [u32], &mut usize),
+    best: &mut Best,
+) {
+    let mut min = best.min;
+    let mut n = *touched;
+    for (&d, &w) in docs.iter().zip(ws) {
+        let slot = &mut acc[d as usize];
+        slots[n] = d;
+        n += usize::from(*slot == 0.0);
+        *slot += qw * w;
+        if *slot > min && best.changes(d) {
+            min = best.offer(d, acc);
+        }
+    }
+    *touched = n;
 }
 
 /// The `k` documents with the best partial scores so far, kept exactly as scores accumulate:
@@ -784,6 +914,73 @@ mod tests {
                     assert!((f64::from(score) - exact).abs() < 1e-5);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn repeated_queries_get_the_candidates_of_a_lone_search() {
+        let home = titles(&[
+            "Susu UHT Diamond Cereal 125 ml",
+            "Susu UHT Diamond Coklat 125 ml",
+            "Kabel Data Type C 1 meter",
+            "Tas Ransel Laptop Hitam",
+        ]);
+        let model = TfIdf::fit(&home, Normalizer::default(), 3);
+        let index = CandidateIndex::build(&model, &model.analyze_all(&home));
+        let q = model.analyze_all(&titles(&[
+            "susu uht diamond",
+            "kabel type c",
+            "susu uht diamond",
+            "tas laptop",
+            "kabel type c",
+            "susu uht diamond",
+        ]));
+        let refs: Vec<&AnalyzedTitle> = q.iter().collect();
+        let pairs = index.search(&refs, 2);
+        let mut scratch = Scratch::default();
+        let mut alone = Vec::new();
+        for (i, query) in q.iter().enumerate() {
+            for (target, score) in index.top_k(query, 2, &mut scratch) {
+                alone.push(CandidatePair {
+                    query: i,
+                    target,
+                    score,
+                });
+            }
+        }
+        assert_eq!(pairs, alone);
+        assert_eq!(first_of_same(&q), vec![0, 1, 0, 3, 1, 0]);
+    }
+
+    #[test]
+    fn vocabulary_ids_follow_first_appearance_over_blocks() {
+        // More documents than one counting block: ids in order of first appearance and
+        // document frequencies as counted one document at a time.
+        let docs: Vec<Vec<u64>> = (0..10_000u64)
+            .map(|i| vec![i % 7, 1000 + i / 3, i % 7, 5000 + (i * 7919) % 6000])
+            .collect();
+        let vocab = TermVocab::fit(&docs);
+        let mut order: Vec<u64> = Vec::new();
+        let mut df: HashMap<u64, usize> = HashMap::new();
+        for doc in &docs {
+            let mut seen: Vec<u64> = doc.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            for t in seen {
+                *df.entry(t).or_default() += 1;
+            }
+            for &t in doc {
+                if !order.contains(&t) {
+                    order.push(t);
+                }
+            }
+        }
+        assert_eq!(vocab.len(), order.len());
+        let n = docs.len() as f32;
+        for (id, t) in order.iter().enumerate() {
+            assert_eq!(vocab.ids[t], id as u32);
+            let idf = ((1.0 + n) / (1.0 + df[t] as f32)).ln() + 1.0;
+            assert!((vocab.idf(id as u32) - idf).abs() < 1e-6);
         }
     }
 

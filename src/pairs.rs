@@ -596,14 +596,14 @@ pub fn catalog_candidates(
     let (model, analyzed) = TfIdf::fit_analyze(&uniq, Normalizer::default(), 3);
     let fit_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let analyze = |c: &RecordCatalog| -> Vec<AnalyzedTitle> {
+    let analyze = |c: &RecordCatalog| -> Vec<&AnalyzedTitle> {
         c.records
             .par_iter()
             .map(|r| {
                 let i = uniq
                     .binary_search_by(|u| u.as_str().cmp(&r.title))
                     .unwrap_or(0);
-                analyzed[i].clone()
+                &analyzed[i]
             })
             .collect()
     };
@@ -611,7 +611,7 @@ pub fn catalog_candidates(
     let rt = analyze(right);
     let analyze_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let index = CandidateIndex::build(&model, &lt);
+    let index = CandidateIndex::build(&model, lt.iter().copied());
     let build_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let pairs = index.search(&rt, k);

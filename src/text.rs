@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::UnicodeNormalization;
@@ -367,7 +367,7 @@ fn joined_quantity(piece: &str) -> Option<Vec<String>> {
 #[derive(Clone, Debug)]
 pub struct WordList {
     name: String,
-    words: HashSet<String>,
+    words: HashSet<String, BuildHasherDefault<FxHasher>>,
     phrases: Vec<[String; 2]>,
 }
 
@@ -433,21 +433,16 @@ impl TokenFilter for WordList {
 
     fn apply(&self, tokens: Vec<String>) -> Vec<String> {
         let mut out = Vec::with_capacity(tokens.len());
-        let mut i = 0;
-        while i < tokens.len() {
-            let phrase = i + 1 < tokens.len()
-                && self
-                    .phrases
-                    .iter()
-                    .any(|p| tokens[i] == p[0] && tokens[i + 1] == p[1]);
+        let mut rest = tokens.into_iter().peekable();
+        while let Some(t) = rest.next() {
+            let phrase = rest
+                .peek()
+                .is_some_and(|next| self.phrases.iter().any(|p| t == p[0] && *next == p[1]));
             if phrase {
-                i += 2;
-                continue;
+                rest.next();
+            } else if !self.words.contains(&t) {
+                out.push(t);
             }
-            if !self.words.contains(&tokens[i]) {
-                out.push(tokens[i].clone());
-            }
-            i += 1;
         }
         out
     }
@@ -456,7 +451,7 @@ impl TokenFilter for WordList {
 /// Maps words of one language to shared concepts (`susu` and `milk` both become `milk`).
 #[derive(Clone, Debug)]
 pub struct Lexicon {
-    map: HashMap<String, String>,
+    map: HashMap<String, String, BuildHasherDefault<FxHasher>>,
 }
 
 impl Lexicon {
