@@ -8,6 +8,7 @@
 //! which a supervised model can weigh word by word ("upgrade", "mac", "refill").
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault};
 
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -186,17 +187,25 @@ pub fn pair_row(
     )
 }
 
-fn token_set(a: &AnalyzedTitle) -> HashSet<&str> {
+/// The Fx hash: fast on short keys, and its iteration order (which orders sums of weights)
+/// is the same in every run.
+type Fx = BuildHasherDefault<crate::index::FxHasher>;
+/// A title's distinct tokens.
+type TokenSet<'a> = HashSet<&'a str, Fx>;
+/// A title's tokens with their IDF weights.
+type TokenWeights<'a> = HashMap<&'a str, f64, Fx>;
+
+fn token_set(a: &AnalyzedTitle) -> TokenSet<'_> {
     a.tokens.iter().map(String::as_str).collect()
 }
 
 fn features_with_sets(
     a: &AnalyzedTitle,
     aa: &RecordAttrs,
-    sa: &HashSet<&str>,
+    sa: &TokenSet<'_>,
     b: &AnalyzedTitle,
     ba: &RecordAttrs,
-    sb: &HashSet<&str>,
+    sb: &TokenSet<'_>,
 ) -> [f64; N_FEATURES] {
     let mut f = [0.0; N_FEATURES];
     f[0] = a.words.cosine(&b.words);
@@ -204,7 +213,7 @@ fn features_with_sets(
     f[2] = jaccard(sa, sb);
     f[3] = token_sort_similarity(&a.tokens, &b.tokens);
     let (wa, wb) = (token_weights(a), token_weights(b));
-    let weight = |m: &HashMap<&str, f64>| m.values().sum::<f64>();
+    let weight = |m: &TokenWeights<'_>| m.values().sum::<f64>();
     let common: f64 = wa
         .iter()
         .filter(|(t, _)| wb.contains_key(*t))
@@ -239,7 +248,7 @@ fn features_with_sets(
     }
     // Brand: the brand of one side appears among the other side's brand or title tokens,
     // allowing one typo (edit or transposition) in brand words of four letters or more.
-    let brand_of = |x: &RecordAttrs, other_title: &HashSet<&str>, other: &RecordAttrs| {
+    let brand_of = |x: &RecordAttrs, other_title: &TokenSet<'_>, other: &RecordAttrs| {
         !x.brand.is_empty()
             && x.brand.iter().all(|t| {
                 other_title.contains(t.as_str())
@@ -273,7 +282,7 @@ pub fn differing_tokens(a: &AnalyzedTitle, b: &AnalyzedTitle) -> Vec<String> {
     symmetric_difference(&token_set(a), &token_set(b))
 }
 
-fn symmetric_difference(sa: &HashSet<&str>, sb: &HashSet<&str>) -> Vec<String> {
+fn symmetric_difference(sa: &TokenSet<'_>, sb: &TokenSet<'_>) -> Vec<String> {
     let mut d: Vec<String> = sa
         .symmetric_difference(sb)
         .map(|t| (*t).to_string())
@@ -282,7 +291,7 @@ fn symmetric_difference(sa: &HashSet<&str>, sb: &HashSet<&str>) -> Vec<String> {
     d
 }
 
-fn token_weights(a: &AnalyzedTitle) -> HashMap<&str, f64> {
+fn token_weights(a: &AnalyzedTitle) -> TokenWeights<'_> {
     a.tokens
         .iter()
         .zip(&a.weights)
@@ -374,7 +383,7 @@ pub fn indel_similarity(a: &str, b: &str) -> f64 {
 
 fn lcs_len(a: &[char], b: &[char]) -> usize {
     let blocks = a.len().div_ceil(64);
-    let mut slot: HashMap<char, usize> = HashMap::new();
+    let mut slot: HashMap<char, usize, Fx> = HashMap::default();
     let mut masks: Vec<u64> = Vec::new();
     for (i, c) in a.iter().enumerate() {
         let s = *slot.entry(*c).or_insert_with(|| {
@@ -452,7 +461,7 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     }
 }
 
-fn numeric_tokens(tokens: &[String]) -> HashSet<&str> {
+fn numeric_tokens(tokens: &[String]) -> TokenSet<'_> {
     tokens
         .iter()
         .filter(|t| matches!(token_kind(t), TokenKind::Number | TokenKind::Quantity))
@@ -470,7 +479,7 @@ fn numeric_tokens(tokens: &[String]) -> HashSet<&str> {
 /// assert!((jaccard(&a, &b) - 1.0 / 3.0).abs() < 1e-12);
 /// assert_eq!(jaccard(&HashSet::<&str>::new(), &HashSet::new()), 1.0);
 /// ```
-pub fn jaccard(a: &HashSet<&str>, b: &HashSet<&str>) -> f64 {
+pub fn jaccard<S: BuildHasher>(a: &HashSet<&str, S>, b: &HashSet<&str, S>) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }

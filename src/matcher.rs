@@ -331,6 +331,7 @@ impl MixtureModel {
             .iter()
             .flat_map(|&(s, e)| MixtureModel::leads(x, s, e))
             .collect();
+        let prepared = Prepared::new(&model, x, &leads);
         let mut resp = two_means(&score);
         // Two stages: first with the match equally likely at any rank (so the classes settle
         // on what a copy looks like), then with the rank prior learned too. Learning ranks from
@@ -338,8 +339,8 @@ impl MixtureModel {
         for learn_ranks in [false, true] {
             let mut last = f64::NEG_INFINITY;
             for _ in 0..params.max_iterations {
-                model.m_step(x, &leads, &resp, &bounds, learn_ranks);
-                let (new_resp, ll) = model.e_step(x, &bounds);
+                model.m_step(&prepared, &resp, &bounds, learn_ranks);
+                let (new_resp, ll) = model.e_step(&prepared, &bounds);
                 resp = new_resp;
                 model.iterations += 1;
                 if (ll - last).abs() < params.tolerance {
@@ -348,7 +349,7 @@ impl MixtureModel {
                 last = ll;
             }
         }
-        model.m_step(x, &leads, &resp, &bounds, true);
+        model.m_step(&prepared, &resp, &bounds, true);
         // The match class is the one with the higher character similarity.
         let c = &model.features[1];
         if c.matched[0] < c.unmatched[0] {
@@ -384,8 +385,7 @@ impl MixtureModel {
 
     fn m_step(
         &mut self,
-        x: &Array2<f64>,
-        leads: &[f64],
+        prepared: &Prepared,
         resp: &[f64],
         bounds: &[(usize, usize)],
         learn_ranks: bool,
@@ -405,60 +405,103 @@ impl MixtureModel {
             let share = self.prior / ranks as f64;
             self.rank_prior.iter_mut().for_each(|p| *p = share);
         }
-        for f in &mut self.features {
-            let mut stats = [Stats::new(f.density), Stats::new(f.density)];
-            for (row, &r) in x.axis_iter(Axis(0)).zip(resp) {
-                if f.present.is_some_and(|p| row[p] < 0.5) {
-                    continue;
+        // Each density's statistics are summed in row order, one density per task.
+        let densities: Vec<Density> = self
+            .features
+            .iter()
+            .map(|f| f.density)
+            .chain(self.lead.as_ref().map(|_| Density::LogitGaussian))
+            .collect();
+        let params: Vec<[Vec<f64>; 2]> = densities
+            .par_iter()
+            .enumerate()
+            .map(|(j, &density)| {
+                let mut stats = [Stats::new(density), Stats::new(density)];
+                let absent = &prepared.absent[j];
+                for (i, (&t, &r)) in prepared.value[j].iter().zip(resp).enumerate() {
+                    if absent.get(i) == Some(&true) {
+                        continue;
+                    }
+                    stats[0].add(t, r);
+                    stats[1].add(t, 1.0 - r);
                 }
-                let v = row[f.column];
-                stats[0].add(v, r);
-                stats[1].add(v, 1.0 - r);
-            }
-            f.matched = stats[0].params();
-            f.unmatched = stats[1].params();
+                [stats[0].params(), stats[1].params()]
+            })
+            .collect();
+        for (f, [m, u]) in self.features.iter_mut().zip(params.iter().cloned()) {
+            f.matched = m;
+            f.unmatched = u;
         }
-        if let Some(l) = &mut self.lead {
-            let mut stats = [
-                Stats::new(Density::LogitGaussian),
-                Stats::new(Density::LogitGaussian),
-            ];
-            for (&v, &r) in leads.iter().zip(resp) {
-                stats[0].add(v, r);
-                stats[1].add(v, 1.0 - r);
-            }
-            l.matched = stats[0].params();
-            l.unmatched = stats[1].params();
+        if let (Some(l), Some([m, u])) = (&mut self.lead, params.get(self.features.len())) {
+            l.matched = m.clone();
+            l.unmatched = u.clone();
         }
     }
 
-    fn e_step(&self, x: &Array2<f64>, bounds: &[(usize, usize)]) -> (Vec<f64>, f64) {
+    /// Responsibilities of every row and the mean log-likelihood; blocks of queries run in
+    /// parallel and the likelihood is summed query by query in order, so the result does not
+    /// depend on the number of threads.
+    fn e_step(&self, prepared: &Prepared, bounds: &[(usize, usize)]) -> (Vec<f64>, f64) {
+        let tables: Vec<[LogDensity; 2]> = self
+            .features
+            .iter()
+            .map(|f| (f.density, &f.matched, &f.unmatched))
+            .chain(
+                self.lead
+                    .as_ref()
+                    .map(|l| (Density::LogitGaussian, &l.matched, &l.unmatched)),
+            )
+            .map(|(d, m, u)| [LogDensity::new(d, m), LogDensity::new(d, u)])
+            .collect();
+        let lead = self.lead.as_ref().map(|_| self.features.len());
+        let row = |i: usize| {
+            let (mut m, mut u) = (0.0, 0.0);
+            if let Some(j) = lead {
+                let t = prepared.value[j][i];
+                m += tables[j][0].at(t);
+                u += tables[j][1].at(t);
+            }
+            for (j, table) in tables.iter().enumerate().take(self.features.len()) {
+                if prepared.absent[j].get(i) == Some(&true) {
+                    continue;
+                }
+                let t = prepared.value[j][i];
+                m += table[0].at(t);
+                u += table[1].at(t);
+            }
+            (m, u)
+        };
+        let blocks: Vec<(Vec<f64>, Vec<f64>)> = bounds
+            .par_chunks(1024)
+            .map(|block| {
+                let (mut resp, mut ll) = (Vec::new(), Vec::with_capacity(block.len()));
+                for &(s, e) in block {
+                    let (r, l) = self.posterior(e - s, (s..e).map(row));
+                    resp.extend(r);
+                    ll.push(l);
+                }
+                (resp, ll)
+            })
+            .collect();
+        let rows: usize = bounds.last().map_or(0, |b| b.1);
+        let mut resp = Vec::with_capacity(rows);
         let mut ll = 0.0;
-        let mut resp = Vec::with_capacity(x.nrows());
-        for &(s, e) in bounds {
-            let (r, l) = self.group_posterior(x, s, e);
+        for (r, l) in blocks {
             resp.extend(r);
-            ll += l;
+            for v in l {
+                ll += v;
+            }
         }
-        (resp, ll / x.nrows().max(1) as f64)
+        (resp, ll / rows.max(1) as f64)
     }
 
     /// Posterior match probability of rows `s..e` (one query's candidates) when at most one
     /// of them matches, and the group's log-likelihood.
     fn group_posterior(&self, x: &Array2<f64>, s: usize, e: usize) -> (Vec<f64>, f64) {
-        let k = (e - s) as f64;
-        let none = (1.0 - self.prior).ln();
-        let rank_prior = |r: usize| {
-            self.rank_prior
-                .get(r)
-                .copied()
-                .unwrap_or(self.prior / k)
-                .max(1e-12)
-        };
-        let mut base = 0.0;
         let leads = self.lead.as_ref().map(|_| MixtureModel::leads(x, s, e));
-        let a: Vec<f64> = (s..e)
-            .map(|i| {
+        self.posterior(
+            e - s,
+            (s..e).map(|i| {
                 let row = x.row(i);
                 let (mut m, mut u) = (0.0, 0.0);
                 if let (Some(l), Some(v)) = (&self.lead, &leads) {
@@ -472,8 +515,33 @@ impl MixtureModel {
                     m += log_density(f.density, &f.matched, row[f.column]);
                     u += log_density(f.density, &f.unmatched, row[f.column]);
                 }
+                (m, u)
+            }),
+        )
+    }
+
+    /// Posterior match probability of each of a query's `k` candidates, given each one's
+    /// log-likelihood under the match and non-match classes (in rank order), when at most one
+    /// of them matches; and the query's log-likelihood.
+    fn posterior(
+        &self,
+        k: usize,
+        likelihoods: impl Iterator<Item = (f64, f64)>,
+    ) -> (Vec<f64>, f64) {
+        let none = (1.0 - self.prior).ln();
+        let rank_prior = |r: usize| {
+            self.rank_prior
+                .get(r)
+                .copied()
+                .unwrap_or(self.prior / k as f64)
+                .max(1e-12)
+        };
+        let mut base = 0.0;
+        let a: Vec<f64> = likelihoods
+            .enumerate()
+            .map(|(r, (m, u))| {
                 base += u;
-                rank_prior(i - s).ln() + m - u
+                rank_prior(r).ln() + m - u
             })
             .collect();
         let top = a.iter().copied().fold(none, f64::max);
@@ -553,20 +621,89 @@ fn level(v: f64) -> usize {
 }
 
 fn log_density(d: Density, p: &[f64], v: f64) -> f64 {
+    LogDensity::new(d, p).at(read_value(d, v))
+}
+
+/// A feature value as its density reads it: the logit of a similarity, agreement as 0 or 1,
+/// or the level (0, 1, 2).
+fn read_value(d: Density, v: f64) -> f64 {
     match d {
-        Density::LogitGaussian => {
-            let (mean, var) = (p[0], p[1]);
-            let z = logit(v) - mean;
-            -0.5 * (z * z / var + (2.0 * std::f64::consts::PI * var).ln())
+        Density::LogitGaussian => logit(v),
+        Density::Bernoulli => f64::from(u8::from(v > 0.5)),
+        Density::ThreeLevel => level(v) as f64,
+    }
+}
+
+/// One class's log density of read values, with its logarithms taken once.
+enum LogDensity {
+    Gaussian {
+        mean: f64,
+        var: f64,
+        log_norm: f64,
+    },
+    /// Log probability of each level (agreement: 0 and 1).
+    Levels([f64; 3]),
+}
+
+impl LogDensity {
+    fn new(d: Density, p: &[f64]) -> LogDensity {
+        match d {
+            Density::LogitGaussian => LogDensity::Gaussian {
+                mean: p[0],
+                var: p[1],
+                log_norm: (2.0 * std::f64::consts::PI * p[1]).ln(),
+            },
+            Density::Bernoulli => LogDensity::Levels([(1.0 - p[0]).ln(), p[0].ln(), 0.0]),
+            Density::ThreeLevel => LogDensity::Levels([p[0].ln(), p[1].ln(), p[2].ln()]),
         }
-        Density::Bernoulli => {
-            if v > 0.5 {
-                p[0].ln()
-            } else {
-                (1.0 - p[0]).ln()
+    }
+
+    fn at(&self, t: f64) -> f64 {
+        match self {
+            LogDensity::Gaussian {
+                mean,
+                var,
+                log_norm,
+            } => {
+                let z = t - mean;
+                -0.5 * (z * z / var + log_norm)
             }
+            LogDensity::Levels(l) => l[t as usize],
         }
-        Density::ThreeLevel => p[level(v)].ln(),
+    }
+}
+
+/// The modelled features' read values (see [`read_value`]), computed once for the EM fit: per
+/// feature in model order, then the lead, each row's value and whether the feature is absent
+/// (empty when always present).
+struct Prepared {
+    value: Vec<Vec<f64>>,
+    absent: Vec<Vec<bool>>,
+}
+
+impl Prepared {
+    fn new(model: &MixtureModel, x: &Array2<f64>, leads: &[f64]) -> Prepared {
+        let (mut value, mut absent): (Vec<Vec<f64>>, Vec<Vec<bool>>) = model
+            .features
+            .par_iter()
+            .map(|f| {
+                let v = x
+                    .column(f.column)
+                    .iter()
+                    .map(|&v| read_value(f.density, v))
+                    .collect();
+                let p = f
+                    .present
+                    .map(|p| x.column(p).iter().map(|&v| v < 0.5).collect())
+                    .unwrap_or_default();
+                (v, p)
+            })
+            .unzip();
+        if model.lead.is_some() {
+            value.push(leads.iter().map(|&l| logit(l)).collect());
+            absent.push(Vec::new());
+        }
+        Prepared { value, absent }
     }
 }
 
@@ -590,16 +727,16 @@ impl Stats {
         }
     }
 
-    fn add(&mut self, v: f64, w: f64) {
+    /// Adds read value `t` (see [`read_value`]) with weight `w`.
+    fn add(&mut self, t: f64, w: f64) {
         self.w += w;
         match self.density {
             Density::LogitGaussian => {
-                let t = logit(v);
                 self.sum += w * t;
                 self.sq += w * t * t;
             }
-            Density::Bernoulli => self.sum += w * f64::from(u8::from(v > 0.5)),
-            Density::ThreeLevel => self.levels[level(v)] += w,
+            Density::Bernoulli => self.sum += w * t,
+            Density::ThreeLevel => self.levels[t as usize] += w,
         }
     }
 
@@ -1054,6 +1191,40 @@ mod tests {
         assert!(model.explain(&vf, i, 5).contains("differs:refill"));
         let back = MatchModel::from_json(&model.to_json().unwrap()).unwrap();
         assert_eq!(back.predict(&vf), p);
+    }
+
+    #[test]
+    fn em_step_on_read_values_equals_the_posterior_of_raw_features() {
+        // The fit reads each feature once (logits, levels, presence) and runs the E-step in
+        // parallel blocks; its responsibilities and likelihood must be those of the posterior
+        // computed from the raw features, query by query, to the bit, whatever the threads.
+        let (mut f, _) = sample(3000, 9);
+        for i in (0..f.len()).step_by(7) {
+            f.x[[i, col("has_numbers")]] = 0.0;
+        }
+        let groups: Vec<usize> = (0..f.len()).map(|i| i / 3).collect();
+        let model = MixtureModel::fit(&f.x, &groups, &MixtureParams::default()).unwrap();
+        let bounds = group_bounds(&groups);
+        let leads: Vec<f64> = bounds
+            .iter()
+            .flat_map(|&(s, e)| MixtureModel::leads(&f.x, s, e))
+            .collect();
+        let prepared = Prepared::new(&model, &f.x, &leads);
+        let (mut raw, mut ll) = (Vec::new(), 0.0);
+        for &(s, e) in &bounds {
+            let (r, l) = model.group_posterior(&f.x, s, e);
+            raw.extend(r);
+            ll += l;
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (resp, mean_ll) = pool.install(|| model.e_step(&prepared, &bounds));
+            assert_eq!(resp, raw);
+            assert_eq!(mean_ll, ll / f.len() as f64);
+        }
     }
 
     #[test]
