@@ -157,15 +157,26 @@ impl<K: Hash + Eq + Ord + Clone + Send + Sync> TermVocab<K> {
 
     /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
     fn vectorize(&self, terms: &[K]) -> SparseVec {
-        // Terms sorted: the norm is summed in a fixed order, so output is bit-identical run
-        // to run.
         let mut sorted: Vec<&K> = terms.iter().collect();
         sorted.sort_unstable();
-        let mut known: Vec<(u32, f32)> = Vec::with_capacity(sorted.len());
+        self.vectorize_runs(
+            sorted
+                .chunk_by(|a, b| a == b)
+                .map(|run| (run[0], run.len())),
+        )
+    }
+
+    /// TF-IDF vector of distinct terms in ascending order, each with its count. Terms come
+    /// sorted, so the norm is summed in a fixed order and output is bit-identical run to run.
+    fn vectorize_runs<'a>(&self, runs: impl Iterator<Item = (&'a K, usize)>) -> SparseVec
+    where
+        K: 'a,
+    {
+        let mut known: Vec<(u32, f32)> = Vec::new();
         let mut norm = 0f32;
-        for run in sorted.chunk_by(|a, b| a == b) {
-            let tf = 1.0 + (run.len() as f32).ln();
-            match self.ids.get(run[0]) {
+        for (term, count) in runs {
+            let tf = 1.0 + (count as f32).ln();
+            match self.ids.get(term) {
                 Some(&id) => {
                     let w = tf * self.idf[id as usize];
                     norm += w * w;
@@ -236,7 +247,7 @@ impl TfIdf {
         let analyzed = tokens
             .into_par_iter()
             .zip(grams)
-            .map(|(tokens, grams)| model.analyzed(tokens, &grams))
+            .map(|(tokens, grams)| model.analyzed(tokens, grams))
             .collect();
         (model, analyzed)
     }
@@ -258,10 +269,17 @@ impl TfIdf {
         }
     }
 
-    fn analyzed(&self, tokens: Vec<String>, grams: &[u64]) -> AnalyzedTitle {
+    fn analyzed(&self, tokens: Vec<String>, mut grams: Vec<u64>) -> AnalyzedTitle {
+        // Keys sort as numbers, in place (the order `vectorize` would give).
+        grams.sort_unstable();
+        let chars = self.chars.vectorize_runs(
+            grams
+                .chunk_by(|a, b| a == b)
+                .map(|run| (&run[0], run.len())),
+        );
         AnalyzedTitle {
             words: self.words.vectorize(&tokens),
-            chars: self.chars.vectorize(grams),
+            chars,
             weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
             tokens,
         }
@@ -271,7 +289,7 @@ impl TfIdf {
     pub fn analyze(&self, title: &str) -> AnalyzedTitle {
         let tokens = self.normalizer.tokens(title);
         let grams = Normalizer::char_ngram_keys(&tokens, self.ngram);
-        self.analyzed(tokens, &grams)
+        self.analyzed(tokens, grams)
     }
 
     /// Analyses many titles in parallel, in input order.
