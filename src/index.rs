@@ -392,10 +392,13 @@ impl Rows {
         }
     }
 
-    /// Largest weight of each row (0 for an empty row).
-    fn max_weights(&self) -> Vec<f32> {
+    /// Largest weight and length of each row (0 for an empty row).
+    fn row_info(&self) -> Vec<(f32, u32)> {
         (0..self.start.len() - 1)
-            .map(|r| self.row(r).1.iter().copied().fold(0.0, f32::max))
+            .map(|r| {
+                let (ids, ws) = self.row(r);
+                (ws.iter().copied().fold(0.0, f32::max), ids.len() as u32)
+            })
             .collect()
     }
 }
@@ -427,8 +430,8 @@ pub struct CandidateIndex {
     n_docs: usize,
     /// Posting lists of word terms and of character n-grams.
     postings: [Rows; 2],
-    /// Largest weight in each posting list.
-    max_weight: [Vec<f32>; 2],
+    /// Largest weight and length of each posting list.
+    term_info: [Vec<(f32, u32)>; 2],
     /// Each document's word and character vectors.
     vectors: [Rows; 2],
     /// Mean number of terms of a document (the cost of scoring one exactly).
@@ -453,7 +456,7 @@ impl CandidateIndex {
             .sum();
         CandidateIndex {
             n_docs,
-            max_weight: [words.max_weights(), chars.max_weights()],
+            term_info: [words.row_info(), chars.row_info()],
             postings: [words, chars],
             vectors: [
                 Rows::of_vectors(docs.clone().map(|d| &d.words)),
@@ -501,16 +504,19 @@ impl CandidateIndex {
         }
         scratch.reset(
             self.n_docs,
-            [self.max_weight[0].len(), self.max_weight[1].len()],
+            [self.term_info[0].len(), self.term_info[1].len()],
         );
         // (bound, kind, term, query weight) of every query term with a posting list.
         let terms = &mut scratch.terms;
+        // Posting entries left to read.
+        let mut unread = 0usize;
         for (kind, vec) in [&query.words, &query.chars].into_iter().enumerate() {
             for (&t, &qw) in vec.idx.iter().zip(&vec.val) {
                 scratch.dense[kind][t as usize] = qw;
-                let max_w = self.max_weight[kind][t as usize];
+                let (max_w, len) = self.term_info[kind][t as usize];
                 if max_w > 0.0 {
                     terms.push((0.5 * qw * max_w, kind as u8, t, 0.5 * qw));
+                    unread += len as usize;
                 }
             }
         }
@@ -530,11 +536,6 @@ impl CandidateIndex {
         }
         // Largest score a document not yet seen can still reach.
         let mut rest: f32 = reach_after[0];
-        // Posting entries left to read.
-        let mut unread: usize = terms
-            .iter()
-            .map(|&(_, kind, t, _)| self.postings[kind as usize].row(t as usize).0.len())
-            .sum();
         let (acc, slots, best): (&mut [f32], &mut [u32], _) = (
             &mut scratch.acc[..],
             &mut scratch.touched[..],
@@ -604,7 +605,7 @@ impl CandidateIndex {
             rest = 0.0;
         }
         // A document can still be among the k best only if its partial score plus what is
-        // left reaches the k-th best partial score.
+        // left reaches the k-th best score so far.
         scratch.n_touched = touched;
         let touched = &slots[..touched];
         let floor = if touched.len() > k {
