@@ -476,9 +476,7 @@ impl MixtureModel {
             .map(|block| {
                 let (mut resp, mut ll) = (Vec::new(), Vec::with_capacity(block.len()));
                 for &(s, e) in block {
-                    let (r, l) = self.posterior(e - s, (s..e).map(row));
-                    resp.extend(r);
-                    ll.push(l);
+                    ll.push(self.posterior(e - s, (s..e).map(row), &mut resp));
                 }
                 (resp, ll)
             })
@@ -499,7 +497,8 @@ impl MixtureModel {
     /// of them matches, and the group's log-likelihood.
     fn group_posterior(&self, x: &Array2<f64>, s: usize, e: usize) -> (Vec<f64>, f64) {
         let leads = self.lead.as_ref().map(|_| MixtureModel::leads(x, s, e));
-        self.posterior(
+        let mut probabilities = Vec::with_capacity(e - s);
+        let ll = self.posterior(
             e - s,
             (s..e).map(|i| {
                 let row = x.row(i);
@@ -517,17 +516,20 @@ impl MixtureModel {
                 }
                 (m, u)
             }),
-        )
+            &mut probabilities,
+        );
+        (probabilities, ll)
     }
 
     /// Posterior match probability of each of a query's `k` candidates, given each one's
     /// log-likelihood under the match and non-match classes (in rank order), when at most one
-    /// of them matches; and the query's log-likelihood.
+    /// of them matches, appended to `out`; returns the query's log-likelihood.
     fn posterior(
         &self,
         k: usize,
         likelihoods: impl Iterator<Item = (f64, f64)>,
-    ) -> (Vec<f64>, f64) {
+        out: &mut Vec<f64>,
+    ) -> f64 {
         let none = (1.0 - self.prior).ln();
         let rank_prior = |r: usize| {
             self.rank_prior
@@ -537,16 +539,19 @@ impl MixtureModel {
                 .max(1e-12)
         };
         let mut base = 0.0;
-        let a: Vec<f64> = likelihoods
-            .enumerate()
-            .map(|(r, (m, u))| {
-                base += u;
-                rank_prior(r).ln() + m - u
-            })
-            .collect();
+        // Each candidate's log posterior odds, then (in place) its probability.
+        let start = out.len();
+        out.extend(likelihoods.enumerate().map(|(r, (m, u))| {
+            base += u;
+            rank_prior(r).ln() + m - u
+        }));
+        let a = &mut out[start..];
         let top = a.iter().copied().fold(none, f64::max);
         let lse = top + ((none - top).exp() + a.iter().map(|v| (v - top).exp()).sum::<f64>()).ln();
-        (a.iter().map(|v| (v - lse).exp()).collect(), base + lse)
+        for v in a.iter_mut() {
+            *v = (*v - lse).exp();
+        }
+        base + lse
     }
 
     /// Each feature's log-likelihood ratio for one row. The lead is a property of the whole
