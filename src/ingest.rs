@@ -7,14 +7,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
+use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 use polars::prelude::{
-    col, DataFrame, DataType, Expr, Float64Chunked, Int32Chunked, Int64Chunked, LazyCsvReader,
-    LazyFileListReader, LazyFrame, PlRefPath, PolarsError, ScanArgsParquet, ScanSources,
-    StringChunked, UInt64Chunked,
+    col, DataFrame, DataType, Engine, Expr, Float64Chunked, Int32Chunked, Int64Chunked,
+    LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, PlanCallback, PolarsError,
+    ScanArgsParquet, ScanSources, StringChunked, UInt64Chunked,
 };
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +96,15 @@ pub struct ColumnsConfig {
     pub products: ColumnMap,
     /// Renames for the foreign catalog table.
     pub catalog: ColumnMap,
+}
+
+impl ColumnsConfig {
+    /// Checks the three maps in the order sales, products, catalog ([`validate_column_map`]).
+    pub fn check(&self) -> Result<()> {
+        validate_column_map(TableKind::Sales, &self.sales)?;
+        validate_column_map(TableKind::Products, &self.products)?;
+        validate_column_map(TableKind::Catalog, &self.catalog)
+    }
 }
 
 /// Home-market sales in long form, one accepted row per entry. Product ids are stored once:
@@ -269,6 +280,22 @@ impl Catalog {
         }
     }
 
+    /// Moves the records of `other` (of the same kind) to the end of this catalog.
+    pub fn append(&mut self, mut other: Catalog) {
+        self.id.append(&mut other.id);
+        self.title.append(&mut other.title);
+        self.description.append(&mut other.description);
+        self.category.append(&mut other.category);
+        self.brand.append(&mut other.brand);
+        self.price.append(&mut other.price);
+        self.currency.append(&mut other.currency);
+        self.seller_id.append(&mut other.seller_id);
+        self.origin_country.append(&mut other.origin_country);
+        self.image_phash.append(&mut other.image_phash);
+        self.listed_at.append(&mut other.listed_at);
+        self.source_row.append(&mut other.source_row);
+    }
+
     /// An empty catalog of the given kind.
     pub fn new(kind: TableKind) -> Self {
         Catalog {
@@ -360,18 +387,25 @@ pub struct InputPaths {
     pub catalog: PathBuf,
 }
 
-impl Inputs {
-    /// Reads and validates the three tables.
-    ///
-    /// The column maps are checked first (an unknown logical name is an [`Error::Config`]), then
-    /// the sales, products and catalog files are read in that order, and finally every sales row
-    /// whose `product_id` is not among the accepted products is rejected. The report lists the
-    /// tables in the order sales, products, catalog.
-    pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<Inputs> {
-        validate_column_map(TableKind::Sales, &columns.sales)?;
-        validate_column_map(TableKind::Products, &columns.products)?;
-        validate_column_map(TableKind::Catalog, &columns.catalog)?;
+/// The home side of a detection run, validated: sales and products. The foreign catalog is
+/// read on its own, whole ([`read_catalog`]) or a chunk at a time ([`read_catalog_chunks`]).
+#[derive(Clone, Debug)]
+pub struct HomeInputs {
+    /// Home sales (only rows whose product exists in `products`).
+    pub sales: SalesPanel,
+    /// Home product catalog.
+    pub products: Catalog,
+    /// Row accounting of the two tables.
+    pub report: IngestReport,
+}
 
+impl HomeInputs {
+    /// Reads and validates the sales and products tables: the three column maps are checked
+    /// first, then the sales and products files are read in that order, and finally every sales
+    /// row whose `product_id` is not among the accepted products is rejected. The report lists
+    /// the tables in the order sales, products.
+    pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<HomeInputs> {
+        columns.check()?;
         let mut sales_report = IngestReport::default();
         let sales = read_sales(&paths.sales, &columns.sales, &mut sales_report)?;
         let mut products_report = IngestReport::default();
@@ -381,21 +415,37 @@ impl Inputs {
             &columns.products,
             &mut products_report,
         )?;
-        let mut catalog_report = IngestReport::default();
+        let sales = drop_unknown_products(sales, &products, &mut sales_report);
+        let mut report = sales_report;
+        report.tables.extend(products_report.tables);
+        report.rejected.extend(products_report.rejected);
+        Ok(HomeInputs {
+            sales,
+            products,
+            report,
+        })
+    }
+}
+
+impl Inputs {
+    /// Reads and validates the three tables.
+    ///
+    /// The column maps are checked first (an unknown logical name is an [`Error::Config`]), then
+    /// the sales, products and catalog files are read in that order, and finally every sales row
+    /// whose `product_id` is not among the accepted products is rejected. The report lists the
+    /// tables in the order sales, products, catalog.
+    pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<Inputs> {
+        let HomeInputs {
+            sales,
+            products,
+            mut report,
+        } = HomeInputs::load(paths, columns)?;
         let catalog = read_catalog(
             &paths.catalog,
             TableKind::Catalog,
             &columns.catalog,
-            &mut catalog_report,
+            &mut report,
         )?;
-
-        let sales = drop_unknown_products(sales, &products, &mut sales_report);
-
-        let mut report = IngestReport::default();
-        for part in [sales_report, products_report, catalog_report] {
-            report.tables.extend(part.tables);
-            report.rejected.extend(part.rejected);
-        }
         Ok(Inputs {
             sales,
             products,
@@ -419,48 +469,88 @@ pub fn read_sales(
     report: &mut IngestReport,
 ) -> Result<SalesPanel> {
     let kind = TableKind::Sales;
-    let table = read_table(path, kind, columns)?;
+    let name = kind.name();
+    let (lf, used) = open_table(path, kind, columns)?;
+    let latest = Date::today().add_days(1);
     let mut panel = SalesPanel::default();
     let mut rejected = Vec::new();
-    for i in 0..table.height {
-        if table.is_blank(i) {
-            rejected.push(reject(kind, i + 1, ("product_id", BLANK_ROW.into())));
-            continue;
-        }
-        let parsed = (|| -> Result<_, Fault> {
-            let product_id = required_str(&table, "product_id", i)?;
-            let date = required_date(&table, "date", i)?;
-            let units = number(&table, "units", i)?;
-            let revenue = number(&table, "revenue", i)?;
-            if units.is_none() && revenue.is_none() {
-                return Err(("units", "units is empty".to_string()));
+    let (mut rows_read, mut filled) = (0, false);
+    // Chunk by chunk: the file's columns are never held whole next to the accepted rows.
+    stream_frames(name, path, lf, CHUNK_ROWS, |df| {
+        let table = Table::of_frame(&df, name, &used, latest)?;
+        for i in 0..table.height {
+            let row = rows_read + i + 1;
+            if table.is_blank(i) {
+                rejected.push(reject(kind, row, ("product_id", BLANK_ROW.into())));
+                continue;
             }
-            Ok((product_id, date, units, revenue))
-        })();
-        match parsed {
-            Ok((product_id, date, units, revenue)) => {
-                panel.push(product_id, date, units, revenue, i + 1);
+            filled = true;
+            let parsed = (|| -> Result<_, Fault> {
+                let product_id = required_str(&table, "product_id", i)?;
+                let date = required_date(&table, "date", i)?;
+                let units = number(&table, "units", i)?;
+                let revenue = number(&table, "revenue", i)?;
+                if units.is_none() && revenue.is_none() {
+                    return Err(("units", "units is empty".to_string()));
+                }
+                Ok((product_id, date, units, revenue))
+            })();
+            match parsed {
+                Ok((product_id, date, units, revenue)) => {
+                    panel.push(product_id, date, units, revenue, row);
+                }
+                Err(fault) => rejected.push(reject(kind, row, fault)),
             }
-            Err(fault) => rejected.push(reject(kind, i + 1, fault)),
         }
+        rows_read += table.height;
+        Ok(())
+    })?;
+    if !filled {
+        return Err(empty(name, path));
     }
-    record(report, kind, path, table.height, rejected);
+    record(report, kind, path, rows_read, rejected);
     Ok(panel)
 }
 
-/// Reads a catalog table (`kind` is [`TableKind::Products`] or [`TableKind::Catalog`]).
+/// Reads a catalog table (`kind` is [`TableKind::Products`] or [`TableKind::Catalog`]) whole.
 ///
 /// The id column is `product_id` for products and `listing_id` for the foreign catalog; ids and
 /// titles must be non-empty and ids unique (the first accepted row wins, later ones are rejected
 /// naming it). `price` must be a non-negative number, `image_phash` exactly 16 hex digits and
 /// `listed_at` a `YYYY-MM-DD` date (required for the foreign catalog). One [`TableReport`] is
-/// appended to `report`.
+/// appended to `report`. [`read_catalog_chunks`] reads the same rows a chunk at a time.
 pub fn read_catalog(
     path: &Path,
     kind: TableKind,
     columns: &ColumnMap,
     report: &mut IngestReport,
 ) -> Result<Catalog> {
+    let mut out = Catalog::new(kind);
+    read_catalog_chunks(path, kind, columns, CHUNK_ROWS, report, |chunk| {
+        out.append(chunk);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Rows read per chunk by [`read_sales`] and [`read_catalog`].
+const CHUNK_ROWS: usize = 65_536;
+
+/// Reads a catalog table `chunk_rows` file rows at a time with polars' streaming engine and
+/// hands `each` the accepted records of every chunk that has any, in file order; rows are
+/// validated as by [`read_catalog`], and `source_row` keeps counting across chunks. Memory is
+/// one chunk read ahead plus the duplicate check (a 16-byte fingerprint and the row number of
+/// each accepted id), whatever the file's size; gzip-compressed CSV is decompressed in memory
+/// first. The first error, from the file or from `each`, stops the read. The [`TableReport`]
+/// and the rejected rows are appended to `report` once the whole file has been read.
+pub fn read_catalog_chunks(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMap,
+    chunk_rows: usize,
+    report: &mut IngestReport,
+    mut each: impl FnMut(Catalog) -> Result<()>,
+) -> Result<()> {
     let id_col = match kind {
         TableKind::Products => "product_id",
         TableKind::Catalog => "listing_id",
@@ -470,65 +560,130 @@ pub fn read_catalog(
             ))
         }
     };
-    let foreign = kind == TableKind::Catalog;
-    let table = read_table(path, kind, columns)?;
-    let mut out = Catalog::new(kind);
-    let mut first_row: HashMap<String, usize> = HashMap::new();
-    let mut rejected = Vec::new();
-    for i in 0..table.height {
-        let row = i + 1;
-        if table.is_blank(i) {
-            rejected.push(reject(kind, row, (id_col, BLANK_ROW.into())));
-            continue;
+    let table = kind.name();
+    let (lf, used) = open_table(path, kind, columns)?;
+    let mut check = CatalogCheck {
+        kind,
+        id_col,
+        first_row: HashMap::new(),
+        rejected: Vec::new(),
+        rows_read: 0,
+        filled: false,
+        latest: Date::today().add_days(1),
+    };
+    stream_frames(table, path, lf, chunk_rows, |df| {
+        let chunk = check.accept(&Table::of_frame(&df, table, &used, check.latest)?);
+        if chunk.is_empty() {
+            Ok(())
+        } else {
+            each(chunk)
         }
-        let parsed = (|| -> Result<_, Fault> {
-            let id = required_text(&table, id_col, i)?;
-            let title = required_text(&table, "title", i)?;
-            if !title.chars().any(char::is_alphanumeric) {
-                return Err((
-                    "title",
-                    format!("title has no letters or digits: '{}'", clip(&title)),
-                ));
-            }
-            let price = number(&table, "price", i)?;
-            let image_phash = phash(&table, "image_phash", i)?;
-            let listed_at = if foreign {
-                Some(required_date(&table, "listed_at", i)?)
-            } else {
-                date(&table, "listed_at", i)?
-            };
-            if let Some(first) = first_row.get(&id) {
-                return Err((
-                    id_col,
-                    format!(
-                        "duplicate {id_col} '{}' (first seen in row {first})",
-                        clip(&id)
-                    ),
-                ));
-            }
-            Ok((id, title, price, image_phash, listed_at))
-        })();
-        match parsed {
-            Ok((id, title, price, image_phash, listed_at)) => {
-                first_row.insert(id.clone(), row);
-                out.id.push(id);
-                out.title.push(title);
-                out.description.push(text(&table, "description", i));
-                out.category.push(text(&table, "category", i));
-                out.brand.push(text(&table, "brand", i));
-                out.price.push(price);
-                out.currency.push(text(&table, "currency", i));
-                out.seller_id.push(text(&table, "seller_id", i));
-                out.origin_country.push(text(&table, "origin_country", i));
-                out.image_phash.push(image_phash);
-                out.listed_at.push(listed_at);
-                out.source_row.push(row);
-            }
-            Err(fault) => rejected.push(reject(kind, row, fault)),
-        }
+    })?;
+    if !check.filled {
+        return Err(empty(table, path));
     }
-    record(report, kind, path, table.height, rejected);
-    Ok(out)
+    record(report, kind, path, check.rows_read, check.rejected);
+    Ok(())
+}
+
+/// Validation state carried from one chunk of a catalog file to the next.
+struct CatalogCheck {
+    kind: TableKind,
+    id_col: &'static str,
+    /// Fingerprint of each accepted id and the row that holds it.
+    first_row: HashMap<u128, usize>,
+    rejected: Vec<RejectedRow>,
+    rows_read: usize,
+    /// Whether any row so far has a mapped cell filled.
+    filled: bool,
+    latest: Date,
+}
+
+impl CatalogCheck {
+    /// The accepted records of the next rows of the file; rejects go to `self.rejected`.
+    fn accept(&mut self, table: &Table) -> Catalog {
+        let (kind, id_col) = (self.kind, self.id_col);
+        let foreign = kind == TableKind::Catalog;
+        let mut out = Catalog::new(kind);
+        for i in 0..table.height {
+            let row = self.rows_read + i + 1;
+            if table.is_blank(i) {
+                self.rejected
+                    .push(reject(kind, row, (id_col, BLANK_ROW.into())));
+                continue;
+            }
+            self.filled = true;
+            let parsed = (|| -> Result<_, Fault> {
+                let id = required_text(table, id_col, i)?;
+                let title = required_text(table, "title", i)?;
+                if !title.chars().any(char::is_alphanumeric) {
+                    return Err((
+                        "title",
+                        format!("title has no letters or digits: '{}'", clip(&title)),
+                    ));
+                }
+                let price = number(table, "price", i)?;
+                let image_phash = phash(table, "image_phash", i)?;
+                let listed_at = if foreign {
+                    Some(required_date(table, "listed_at", i)?)
+                } else {
+                    date(table, "listed_at", i)?
+                };
+                let key = fingerprint(&id);
+                if let Some(first) = self.first_row.get(&key) {
+                    return Err((
+                        id_col,
+                        format!(
+                            "duplicate {id_col} '{}' (first seen in row {first})",
+                            clip(&id)
+                        ),
+                    ));
+                }
+                Ok((key, id, title, price, image_phash, listed_at))
+            })();
+            match parsed {
+                Ok((key, id, title, price, image_phash, listed_at)) => {
+                    self.first_row.insert(key, row);
+                    out.id.push(id);
+                    out.title.push(title);
+                    out.description.push(text(table, "description", i));
+                    out.category.push(text(table, "category", i));
+                    out.brand.push(text(table, "brand", i));
+                    out.price.push(price);
+                    out.currency.push(text(table, "currency", i));
+                    out.seller_id.push(text(table, "seller_id", i));
+                    out.origin_country.push(text(table, "origin_country", i));
+                    out.image_phash.push(image_phash);
+                    out.listed_at.push(listed_at);
+                    out.source_row.push(row);
+                }
+                Err(fault) => self.rejected.push(reject(kind, row, fault)),
+            }
+        }
+        self.rows_read += table.height;
+        out
+    }
+}
+
+/// A 128-bit fingerprint of an id: SipHash-2-4 of its bytes under two fixed keys. Two
+/// different ids share one with probability about 2^-128, so a catalog of a billion ids is
+/// checked for duplicates without keeping its ids; and the value is the same in every build,
+/// so samples drawn by fingerprint are too.
+pub(crate) fn fingerprint(id: &str) -> u128 {
+    let a = siphash24(0x6372_6f73_736c_6561, 0x6b20_6964_2066_7031, id.as_bytes());
+    let b = siphash24(0x9e37_79b9_7f4a_7c15, 0xbf58_476d_1ce4_e5b9, id.as_bytes());
+    (u128::from(a) << 64) | u128::from(b)
+}
+
+/// SipHash-2-4 of `bytes` under the key (`k0`, `k1`).
+fn siphash24(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    // `SipHasher` is deprecated in favour of `DefaultHasher`, whose algorithm may change
+    // between Rust releases; its own is fixed.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
+    h.write(bytes);
+    h.finish()
 }
 
 /// Checks a column map: every key must be a logical column of `kind` and every value a
@@ -746,7 +901,7 @@ impl ColData {
     }
 }
 
-/// The mapped columns of one file, under their logical names.
+/// The mapped columns of one file, or of one chunk of its rows, under their logical names.
 struct Table {
     height: usize,
     cols: HashMap<&'static str, ColData>,
@@ -755,6 +910,18 @@ struct Table {
 }
 
 impl Table {
+    fn of_frame(df: &DataFrame, table: &str, used: &[&'static str], latest: Date) -> Result<Table> {
+        let mut cols = HashMap::new();
+        for &logical in used {
+            cols.insert(logical, extract(df, table, logical)?);
+        }
+        Ok(Table {
+            height: df.height(),
+            cols,
+            latest,
+        })
+    }
+
     /// True when every mapped cell of row `i` is missing (a blank line in a CSV).
     fn is_blank(&self, i: usize) -> bool {
         self.cols
@@ -767,7 +934,13 @@ impl Table {
     }
 }
 
-fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table> {
+/// Checks the file and its header and returns the lazy scan of the mapped columns under their
+/// logical names, with the logical names used.
+fn open_table(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMap,
+) -> Result<(LazyFrame, Vec<&'static str>)> {
     validate_column_map(kind, columns)?;
     let table = kind.name();
     let len = check_file(table, path)?;
@@ -775,32 +948,56 @@ fn read_table(path: &Path, kind: TableKind, columns: &ColumnMap) -> Result<Table
     if len == 0 {
         return Err(empty(table, path));
     }
-    let (df, used) = guarded(table, path, || {
-        scan_and_collect(path, kind, columns, format)
-    })?;
-    let mut cols = HashMap::new();
-    for logical in used {
-        cols.insert(logical, extract(&df, table, logical)?);
-    }
-    let table_data = Table {
-        height: df.height(),
-        cols,
-        latest: Date::today().add_days(1),
-    };
-    if (0..table_data.height).all(|i| table_data.is_blank(i)) {
-        return Err(empty(table, path));
-    }
-    Ok(table_data)
+    guarded(table, path, || scan_selected(path, kind, columns, format))
 }
 
-/// Scans the file lazily, checks the mapped columns against the schema, selects them under their
-/// logical names with normalised types, and collects.
-fn scan_and_collect(
+/// Runs `lf` on polars' streaming engine, handing `each` frames of `chunk_rows` rows in order
+/// while the next one is read. The first error, from the file or from `each`, stops the run.
+fn stream_frames(
+    table: &str,
+    path: &Path,
+    lf: LazyFrame,
+    chunk_rows: usize,
+    mut each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
+    let (send, recv) = sync_channel::<DataFrame>(1);
+    // The callback asks polars to stop once the receiving side has gone.
+    let sink = PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err()));
+    let lf = lf
+        .sink_batches(sink, true, NonZeroUsize::new(chunk_rows.max(1)))
+        .map_err(|e| polars_failure(table, path, e))?;
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || lf.collect_with_engine(Engine::Streaming));
+        let mut outcome = Ok(());
+        for df in &recv {
+            outcome = each(df);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        drop(recv);
+        let read = reader.join();
+        outcome?;
+        match read {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(polars_failure(table, path, e)),
+            Err(panic) => Err(unreadable(
+                table,
+                path,
+                format!("the reader failed: {}", panic_text(panic.as_ref())),
+            )),
+        }
+    })
+}
+
+/// Scans the file lazily, checks the mapped columns against the schema, and selects them under
+/// their logical names with normalised types.
+fn scan_selected(
     path: &Path,
     kind: TableKind,
     columns: &ColumnMap,
     format: Format,
-) -> Result<(DataFrame, Vec<&'static str>)> {
+) -> Result<(LazyFrame, Vec<&'static str>)> {
     let table = kind.name();
     let mut lf = open_scan(table, path, format)?;
     let schema = lf
@@ -864,14 +1061,7 @@ fn scan_and_collect(
         exprs.push(expr.alias(logical));
         used.push(logical);
     }
-    let df = lf
-        .select(exprs)
-        .collect()
-        .map_err(|e| polars_failure(table, path, e))?;
-    if df.height() == 0 {
-        return Err(empty(table, path));
-    }
-    Ok((df, used))
+    Ok((lf.select(exprs), used))
 }
 
 fn open_scan(table: &str, path: &Path, format: Format) -> Result<LazyFrame> {
@@ -915,17 +1105,20 @@ fn open_csv(table: &str, path: &Path, delimiter: u8, quote: Option<u8>) -> Resul
 /// does not reject cleanly) into an error naming the file.
 fn guarded<T>(table: &str, path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown failure".into());
         Err(unreadable(
             table,
             path,
-            format!("the reader failed: {what}"),
+            format!("the reader failed: {}", panic_text(panic.as_ref())),
         ))
     })
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".into())
 }
 
 fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> LazyCsvReader {
@@ -1292,6 +1485,17 @@ fn phash(t: &Table, c: &'static str, i: usize) -> Result<Option<u64>, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference vectors of the SipHash paper (key 00..0f; messages empty and 00..0e).
+    #[test]
+    fn fingerprints_are_siphash_2_4() {
+        let (k0, k1) = (0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908);
+        assert_eq!(siphash24(k0, k1, b""), 0x726f_db47_dd0e_0e31);
+        let fifteen: Vec<u8> = (0..15).collect();
+        assert_eq!(siphash24(k0, k1, &fifteen), 0xa129_ca61_49be_45e5);
+        assert_ne!(fingerprint("L1"), fingerprint("L2"));
+        assert_eq!(fingerprint("L1"), fingerprint("L1"));
+    }
 
     #[test]
     fn phash_needs_sixteen_hex_digits() {

@@ -157,8 +157,8 @@ pub enum Timing {
 /// A foreign listing linked to the home bestseller it copies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeakAlert {
-    /// Foreign listing index in the catalog.
-    pub listing: usize,
+    /// 1-based data row of the listing in the catalog file.
+    pub listing_row: usize,
     /// Foreign listing id.
     pub listing_id: String,
     /// Home product index.
@@ -212,7 +212,8 @@ pub struct MatchEvidence {
     pub explanation: String,
 }
 
-/// What `leak` needs of the foreign catalog.
+/// What `leak` needs of the matched foreign listings ([`MatchedListing::listing`] indexes
+/// these slices); listings that matched nothing may be left out.
 #[derive(Clone, Copy, Debug)]
 pub struct ListingInfo<'a> {
     /// Listing ids.
@@ -221,6 +222,77 @@ pub struct ListingInfo<'a> {
     pub seller_id: &'a [Option<String>],
     /// Listing dates.
     pub listed_at: &'a [Date],
+    /// 1-based data rows in the catalog file.
+    pub source_row: &'a [usize],
+}
+
+/// Counts over the whole foreign catalog that the seller statistics need: listings per seller
+/// and per listing day. They are added up a listing at a time, so a catalog read in chunks
+/// never has to be held whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListingTotals {
+    per_seller: BTreeMap<String, usize>,
+    per_day: BTreeMap<i32, usize>,
+    listings: usize,
+}
+
+impl ListingTotals {
+    /// Counts one listing.
+    pub fn add(&mut self, seller_id: Option<&str>, listed_at: Date) {
+        if let Some(s) = seller_id {
+            match self.per_seller.get_mut(s) {
+                Some(n) => *n += 1,
+                None => {
+                    self.per_seller.insert(s.to_string(), 1);
+                }
+            }
+        }
+        *self.per_day.entry(listed_at.0).or_default() += 1;
+        self.listings += 1;
+    }
+
+    /// The totals of every listing in `info`.
+    pub fn of(info: ListingInfo<'_>) -> ListingTotals {
+        let mut t = ListingTotals::default();
+        for (s, d) in info.seller_id.iter().zip(info.listed_at) {
+            t.add(s.as_deref(), *d);
+        }
+        t
+    }
+
+    /// Adds the counts of `other` (another part of the same catalog).
+    pub fn merge(&mut self, other: &ListingTotals) {
+        for (s, &n) in &other.per_seller {
+            match self.per_seller.get_mut(s) {
+                Some(m) => *m += n,
+                None => {
+                    self.per_seller.insert(s.clone(), n);
+                }
+            }
+        }
+        for (&d, &n) in &other.per_day {
+            *self.per_day.entry(d).or_default() += n;
+        }
+        self.listings += other.listings;
+    }
+
+    /// Listings counted.
+    pub fn listings(&self) -> usize {
+        self.listings
+    }
+
+    /// Listings per seller, in seller order.
+    pub fn per_seller(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.per_seller.iter().map(|(s, &n)| (s.as_str(), n))
+    }
+
+    /// Listings dated from `first` to `last`, both included.
+    pub fn listed_between(&self, first: i32, last: i32) -> usize {
+        if first > last {
+            return 0;
+        }
+        self.per_day.range(first..=last).map(|(_, &n)| n).sum()
+    }
 }
 
 /// Output of temporal linking.
@@ -264,7 +336,7 @@ pub fn link(
             Timing::OutsideWindow
         };
         let alert = LeakAlert {
-            listing: m.listing,
+            listing_row: listings.source_row[m.listing],
             listing_id: listings.id[m.listing].clone(),
             product: m.product,
             product_id: e.product_id.clone(),
@@ -684,6 +756,7 @@ pub fn evidence(
     events: &[BestsellerEvent],
     products: ProductInfo<'_>,
     listings: ListingInfo<'_>,
+    totals: &ListingTotals,
     params: &LeakParams,
 ) -> Evidence {
     let n = products.category.len();
@@ -719,8 +792,6 @@ pub fn evidence(
         c.sort_unstable();
     }
     all_control.sort_unstable();
-    let mut catalog: Vec<i32> = listings.listed_at.iter().map(|d| d.0).collect();
-    catalog.sort_unstable();
     let in_window = |dates: &[i32], o: i32| {
         let a = dates.partition_point(|&d| d < o + params.min_lag_days);
         let b = dates.partition_point(|&d| d <= o + params.max_lag_days);
@@ -731,23 +802,25 @@ pub fn evidence(
     let mut controls = Vec::with_capacity(events.len());
     for e in events.iter().filter(|e| e.product < n) {
         let s = strata.of_product[e.product];
-        let pool: &[i32] = if control[s].len() >= params.min_controls {
-            &control[s]
+        let o = e.onset.0;
+        let (follows, pool) = if control[s].len() >= params.min_controls {
+            (in_window(&control[s], o), control[s].len())
         } else if !all_control.is_empty() {
-            &all_control
+            (in_window(&all_control, o), all_control.len())
         } else {
-            &catalog
+            let window = (o + params.min_lag_days, o + params.max_lag_days);
+            (totals.listed_between(window.0, window.1), totals.listings())
         };
         // A half count in the window and one in the pool keep the rate off 0 and 1.
-        let rate = (in_window(pool, e.onset.0) as f64 + 0.5) / (pool.len() as f64 + 1.0);
+        let rate = (follows as f64 + 0.5) / (pool as f64 + 1.0);
         follow_probability[e.product] = rate;
-        follow_probability_se[e.product] = (rate * (1.0 - rate) / (pool.len() as f64 + 1.0)).sqrt();
+        follow_probability_se[e.product] = (rate * (1.0 - rate) / (pool as f64 + 1.0)).sqrt();
         controls.push(ControlGroup {
             product_id: e.product_id.clone(),
             stratum: strata.labels[s].clone(),
             stratum_bestsellers: stratum_best[s],
             control_products: stratum_products[s] - stratum_best[s],
-            control_copies: pool.len(),
+            control_copies: pool,
             control_rate: rate,
         });
     }
@@ -780,8 +853,8 @@ pub fn evidence(
 
     // Sellers: all catalog listings count; copies from `linked`.
     let mut by_seller: BTreeMap<&str, (usize, Vec<Copy>)> = BTreeMap::new();
-    for s in listings.seller_id.iter().flatten() {
-        by_seller.entry(s.as_str()).or_default().0 += 1;
+    for (s, n) in totals.per_seller() {
+        by_seller.entry(s).or_default().0 += n;
     }
     for (a, c) in &copies {
         if let Some(s) = &a.seller_id {
@@ -1025,6 +1098,45 @@ mod tests {
     }
 
     #[test]
+    fn listing_totals_count_per_seller_and_day_in_any_order_and_parts() {
+        let rows = [
+            (Some("B"), 10),
+            (None, 12),
+            (Some("A"), 10),
+            (Some("B"), 15),
+            (Some("A"), 20),
+        ];
+        let mut forward = ListingTotals::default();
+        let mut backward = ListingTotals::default();
+        for &(s, d) in &rows {
+            forward.add(s, Date(d));
+        }
+        for &(s, d) in rows.iter().rev() {
+            backward.add(s, Date(d));
+        }
+        assert_eq!(forward, backward);
+        let mut halves = ListingTotals::default();
+        let mut second = ListingTotals::default();
+        for &(s, d) in &rows[..2] {
+            halves.add(s, Date(d));
+        }
+        for &(s, d) in &rows[2..] {
+            second.add(s, Date(d));
+        }
+        halves.merge(&second);
+        assert_eq!(halves, forward);
+        assert_eq!(forward.listings(), 5);
+        assert_eq!(
+            forward.per_seller().collect::<Vec<_>>(),
+            [("A", 2), ("B", 2)]
+        );
+        assert_eq!(forward.listed_between(10, 12), 3);
+        assert_eq!(forward.listed_between(11, 19), 2);
+        assert_eq!(forward.listed_between(21, 30), 0);
+        assert_eq!(forward.listed_between(15, 10), 0);
+    }
+
+    #[test]
     fn lags_classify_and_sellers_are_tested() {
         // Product 0 and 1 are bestsellers with onset at day 100; seller A copies both soon
         // after, seller B copied them long before.
@@ -1037,10 +1149,12 @@ mod tests {
             .iter()
             .map(|&d| Date(d))
             .collect();
+        let rows: Vec<usize> = (1..=6).collect();
         let info = ListingInfo {
             id: &ids,
             seller_id: &sellers,
             listed_at: &dates,
+            source_row: &rows,
         };
         let matches: Vec<MatchedListing> = [(0, 0), (1, 1), (2, 2), (3, 0), (4, 1), (5, 2)]
             .iter()
@@ -1119,10 +1233,12 @@ mod tests {
     }
 
     fn run(t: &Toy, params: &LeakParams) -> Evidence {
+        let rows: Vec<usize> = (1..=t.ids.len()).collect();
         let info = ListingInfo {
             id: &t.ids,
             seller_id: &t.sellers,
             listed_at: &t.dates,
+            source_row: &rows,
         };
         let products = ProductInfo {
             id: &t.product_ids,
@@ -1131,7 +1247,10 @@ mod tests {
             first_seen: &t.first_seen,
         };
         let linked = link(&t.matches, &t.events, t.product_ids.len(), info, params);
-        evidence(&t.matches, &linked, &t.events, products, info, params)
+        let totals = ListingTotals::of(info);
+        evidence(
+            &t.matches, &linked, &t.events, products, info, &totals, params,
+        )
     }
 
     #[test]

@@ -90,10 +90,12 @@ pub use crate::error::{Error, Result};
 pub use crate::features::{PairFeatures, RecordAttrs, FEATURE_NAMES};
 pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
-    Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel, TableKind,
+    Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel,
+    TableKind,
 };
 pub use crate::leak::{
-    CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, SellerFinding, Timing,
+    CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, ListingTotals, SellerFinding,
+    Timing,
 };
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
 pub use crate::pipeline::{Config, Detector, DetectorParams, ListingScorer, Report, RunSummary};

@@ -1,5 +1,7 @@
 //! `Detector` and `DetectorParams`: one call from inputs to a [`Report`].
 
+use std::borrow::Cow;
+use std::collections::BinaryHeap;
 use std::ops::Range;
 use std::path::Path;
 
@@ -8,10 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs, Side};
 use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
-use crate::ingest::{Catalog, ColumnsConfig, IngestReport, InputPaths, Inputs};
+use crate::ingest::{
+    fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
+    InputPaths, Inputs, TableKind,
+};
 use crate::leak::{
-    self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, MatchEvidence,
-    MatchedListing, ProductInfo, SellerFinding,
+    self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, ListingTotals,
+    MatchEvidence, MatchedListing, ProductInfo, SellerFinding,
 };
 use crate::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
 use crate::report;
@@ -98,6 +103,12 @@ pub struct MatchParams {
     pub ngram: usize,
     /// EM options of the unsupervised model.
     pub mixture: MixtureParams,
+    /// Most foreign listings the unsupervised model is fitted on (default 200,000). The model
+    /// is fitted on every listing of a catalog no larger; a larger one is streamed twice more:
+    /// once to fit the model on the listings whose id fingerprints are the smallest (a sample
+    /// that does not depend on row order) and match them, once to match the other listings
+    /// with it. Memory then holds the home index, the sample and one chunk of listings.
+    pub fit_listings: usize,
 }
 
 impl Default for MatchParams {
@@ -106,6 +117,7 @@ impl Default for MatchParams {
             top_k: 5,
             ngram: 3,
             mixture: MixtureParams::default(),
+            fit_listings: 200_000,
         }
     }
 }
@@ -167,6 +179,13 @@ impl DetectorParams {
             "1..=1000",
         )?;
         check_range("match.ngram", self.matching.ngram as f64, 2.0, 6.0, "2..=6")?;
+        check_range(
+            "match.fit_listings",
+            self.matching.fit_listings as f64,
+            1.0,
+            f64::INFINITY,
+            "1 or more",
+        )?;
         check_range(
             "threads",
             self.threads as f64,
@@ -234,6 +253,8 @@ pub struct RunSummary {
     pub sales_rows: usize,
     /// Foreign listings.
     pub listings: usize,
+    /// Foreign listings the match model was fitted on (0 when it was given).
+    pub fit_listings: usize,
     /// Bestseller onsets found.
     pub bestsellers: usize,
     /// Candidate pairs scored.
@@ -397,33 +418,58 @@ impl Detector {
         &self.params
     }
 
-    /// Reads the three input files and runs.
+    /// Reads the three input files and runs. The home sales and products are read whole; the
+    /// foreign catalog is streamed from its file a chunk at a time, once to count and validate
+    /// it, then for matching (see [`MatchParams::fit_listings`]), so the catalog is never held
+    /// whole unless it is small enough to fit the model on all of it.
     pub fn run_files(&self, paths: &InputPaths, columns: &ColumnsConfig) -> Result<Report> {
-        let inputs = Inputs::load(paths, columns)?;
-        self.run(inputs)
+        let home = HomeInputs::load(paths, columns)?;
+        let listings = Listings::File {
+            path: &paths.catalog,
+            columns: &columns.catalog,
+        };
+        self.in_pool(|| self.run_in_pool(home, listings))
     }
 
     /// Runs on validated inputs.
     pub fn run(&self, inputs: Inputs) -> Result<Report> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.params.threads)
-            .build()
-            .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
-        pool.install(|| self.run_in_pool(inputs))
-    }
-
-    fn run_in_pool(&self, inputs: Inputs) -> Result<Report> {
-        let p = &self.params;
         let Inputs {
             sales,
             products,
             catalog,
-            report: ingest,
+            report,
         } = inputs;
-        // Row order must not matter: catalogs are put in id order, sales rows are summed in
+        let home = HomeInputs {
+            sales,
+            products,
+            report,
+        };
+        // Row order must not matter: the listings are put in id order.
+        let catalog = catalog.sorted_by_id();
+        self.in_pool(|| self.run_in_pool(home, Listings::Memory(&catalog)))
+    }
+
+    fn in_pool<T: Send>(&self, run: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.params.threads)
+            .build()
+            .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
+        pool.install(run)
+    }
+
+    fn run_in_pool(&self, home: HomeInputs, listings: Listings<'_>) -> Result<Report> {
+        let p = &self.params;
+        let HomeInputs {
+            sales,
+            products,
+            report: mut ingest,
+        } = home;
+        // Row order must not matter: products are put in id order, sales rows are summed in
         // (product, date) order by the grid.
-        let (products, catalog) = (products.sorted_by_id(), catalog.sorted_by_id());
-        let listed_at = listing_dates(&catalog)?;
+        let products = products.sorted_by_id();
+
+        // A first pass over the listings validates them and counts what the statistics need.
+        let survey = listings.survey(p.matching.fit_listings, &mut ingest)?;
 
         // Trend: onsets from the sales series.
         let grid = DemandGrid::build(&sales, &products);
@@ -431,57 +477,69 @@ impl Detector {
         drop(sales);
         let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
 
-        // Candidates and features, one chunk of listings at a time against the home index.
+        // Matching: candidates and features against the home index, then the match model.
         let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
         let scorer = ListingScorer::new(&products, &p.matching, tokens);
-        let mut pairs = Vec::new();
-        let mut features = PairFeatures::default();
-        for start in (0..catalog.len()).step_by(LISTING_CHUNK) {
-            let end = (start + LISTING_CHUNK).min(catalog.len());
-            scorer.score(&catalog, start..end, &mut pairs, &mut features);
-        }
-        let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
-        let match_model = match &self.model {
-            Some(m) => m.clone(),
-            None => MatchModel::Mixture(MixtureModel::fit(
-                &features.x,
-                &groups,
-                &p.matching.mixture,
-            )?),
-        };
-        let prob = match_model.predict_grouped(&features, &groups);
-        let pooled = matches!(match_model, MatchModel::Mixture(_));
-        let evidence = |row: usize| {
-            let r = features.x.row(row);
-            let get = |n: &str| feature_index(n).map_or(0.0, |i| r[i]);
-            let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
-            MatchEvidence {
-                word_cosine: get("word_cosine"),
-                char_cosine: get("char_cosine"),
-                token_jaccard: get("token_jaccard"),
-                number_agreement: present("number_agreement", "has_numbers"),
-                price_similarity: present("price_similarity", "has_price"),
-                explanation: match_model.explain(&features, row, 3),
+        let mut matched = Matched::default();
+        let (match_model, fit_listings) = match &self.model {
+            Some(model) => {
+                listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+                    matched.score_and_keep(&scorer, model, c, rows);
+                    Ok(())
+                })?;
+                (model.clone(), 0)
+            }
+            None => {
+                // The model is fitted on every listing when there are at most `fit_listings`,
+                // else on those whose id fingerprints are the `fit_listings` smallest; in id
+                // order either way, so neither the file's row order nor its cutting matters.
+                // Each listing is scored once: the sample's pairs are kept for prediction.
+                let sample = listings.sample(survey.sample_below)?;
+                let mut pairs = Vec::new();
+                let mut features = PairFeatures::default();
+                for start in (0..sample.len()).step_by(LISTING_CHUNK) {
+                    let end = (start + LISTING_CHUNK).min(sample.len());
+                    scorer.score(&sample, start..end, &mut pairs, &mut features);
+                }
+                let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
+                let model = MatchModel::Mixture(MixtureModel::fit(
+                    &features.x,
+                    &groups,
+                    &p.matching.mixture,
+                )?);
+                let prob = model.predict_grouped(&features, &groups);
+                matched.keep(&model, &sample, &pairs, &features, &prob);
+                if sample.len() < survey.listings {
+                    drop((pairs, features, groups, prob));
+                    // The listings outside the sample, matched with the fitted model.
+                    listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+                        let rest: Vec<usize> = rows
+                            .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
+                            .collect();
+                        let rest = c.select(&rest);
+                        matched.score_and_keep(&scorer, &model, &rest, 0..rest.len());
+                        Ok(())
+                    })?;
+                }
+                (model, sample.len())
             }
         };
-        let matches: Vec<MatchedListing> =
-            best_per_query(&pairs, &prob, match_model.threshold(), pooled)
-                .into_iter()
-                .map(|i| MatchedListing {
-                    listing: pairs[i].query,
-                    product: pairs[i].target,
-                    probability: prob[i],
-                    evidence: evidence(i),
-                })
-                .collect();
+        let matched = matched.in_id_order();
 
         // Leak: temporal linking and seller statistics.
         let info = ListingInfo {
-            id: &catalog.id,
-            seller_id: &catalog.seller_id,
-            listed_at: &listed_at,
+            id: &matched.id,
+            seller_id: &matched.seller_id,
+            listed_at: &matched.listed_at,
+            source_row: &matched.source_row,
         };
-        let linked = leak::link(&matches, &bestsellers, products.len(), info, &p.leak);
+        let linked = leak::link(
+            &matched.matches,
+            &bestsellers,
+            products.len(),
+            info,
+            &p.leak,
+        );
         let first_seen: Vec<Option<Date>> = (0..products.len())
             .map(|i| {
                 products.listed_at[i].or_else(|| {
@@ -492,7 +550,7 @@ impl Detector {
             })
             .collect();
         let evidence = leak::evidence(
-            &matches,
+            &matched.matches,
             &linked,
             &bestsellers,
             ProductInfo {
@@ -502,6 +560,7 @@ impl Detector {
                 first_seen: &first_seen,
             },
             info,
+            &survey.totals,
             &p.leak,
         );
         let sellers = evidence.sellers;
@@ -510,10 +569,11 @@ impl Detector {
         let summary = RunSummary {
             products: products.len(),
             sales_rows,
-            listings: catalog.len(),
+            listings: survey.listings,
+            fit_listings,
             bestsellers: bestsellers.len(),
-            candidate_pairs: pairs.len(),
-            matched_listings: matches.len(),
+            candidate_pairs: matched.candidate_pairs,
+            matched_listings: matched.matches.len(),
             alerts: linked.alerts.len(),
             pre_existing: linked.pre_existing.len(),
             outside_window: linked.outside_window.len(),
@@ -540,6 +600,200 @@ impl Detector {
             curves,
             model: match_model,
         })
+    }
+}
+
+/// The foreign listings of a run: validated and held in memory in id order, or in a file that
+/// is read again, a chunk at a time, for each pass.
+enum Listings<'a> {
+    Memory(&'a Catalog),
+    File {
+        path: &'a Path,
+        columns: &'a ColumnMap,
+    },
+}
+
+/// What the first pass over the listings finds.
+struct Survey {
+    listings: usize,
+    totals: ListingTotals,
+    /// Listings whose sampling key is below this are the model's fitting sample.
+    sample_below: u128,
+}
+
+impl Listings<'_> {
+    /// Calls `each` with every chunk of listings (a catalog and the rows of it to take), in
+    /// order; rows read from a file are validated on the way and accounted in `report`.
+    fn for_each_chunk(
+        &self,
+        report: &mut IngestReport,
+        mut each: impl FnMut(&Catalog, Range<usize>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Listings::Memory(catalog) => {
+                for start in (0..catalog.len()).step_by(LISTING_CHUNK) {
+                    each(catalog, start..(start + LISTING_CHUNK).min(catalog.len()))?;
+                }
+                Ok(())
+            }
+            Listings::File { path, columns } => read_catalog_chunks(
+                path,
+                TableKind::Catalog,
+                columns,
+                LISTING_CHUNK,
+                report,
+                |chunk| each(&chunk, 0..chunk.len()),
+            ),
+        }
+    }
+
+    /// Counts the listings and their totals per seller and day, and finds the sampling key
+    /// below which the `fit_listings` listings of the model's fitting sample lie (all of them
+    /// when there are no more). The file's table accounting is added to `report`.
+    fn survey(&self, fit_listings: usize, report: &mut IngestReport) -> Result<Survey> {
+        let mut totals = ListingTotals::default();
+        // The `fit_listings` smallest keys so far, largest on top.
+        let mut smallest: BinaryHeap<u128> = BinaryHeap::new();
+        let mut listings = 0;
+        let mut read = IngestReport::default();
+        self.for_each_chunk(&mut read, |c, rows| {
+            for i in rows {
+                totals.add(c.seller_id[i].as_deref(), listing_date(c, i)?);
+                let key = fingerprint(&c.id[i]);
+                if smallest.len() < fit_listings {
+                    smallest.push(key);
+                } else if smallest.peek().is_some_and(|&top| key < top) {
+                    smallest.pop();
+                    smallest.push(key);
+                }
+                listings += 1;
+            }
+            Ok(())
+        })?;
+        report.tables.extend(read.tables);
+        report.rejected.extend(read.rejected);
+        let sample_below = if listings <= fit_listings {
+            u128::MAX
+        } else {
+            smallest.peek().map_or(0, |&top| top.saturating_add(1))
+        };
+        Ok(Survey {
+            listings,
+            totals,
+            sample_below,
+        })
+    }
+
+    /// The listings whose sampling key is below `below`, in id order; every listing when
+    /// `below` is `u128::MAX` (a catalog held in memory is then borrowed as it is).
+    fn sample(&self, below: u128) -> Result<Cow<'_, Catalog>> {
+        if let (Listings::Memory(catalog), u128::MAX) = (self, below) {
+            return Ok(Cow::Borrowed(catalog));
+        }
+        let mut sample = Catalog::new(TableKind::Catalog);
+        self.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+            let picked: Vec<usize> = rows
+                .filter(|&i| below == u128::MAX || fingerprint(&c.id[i]) < below)
+                .collect();
+            sample.append(c.select(&picked));
+            Ok(())
+        })?;
+        Ok(Cow::Owned(sample.sorted_by_id()))
+    }
+}
+
+/// The listings matched so far, with what `leak` needs of each.
+#[derive(Default)]
+struct Matched {
+    matches: Vec<MatchedListing>,
+    id: Vec<String>,
+    seller_id: Vec<Option<String>>,
+    listed_at: Vec<Date>,
+    source_row: Vec<usize>,
+    candidate_pairs: usize,
+}
+
+impl Matched {
+    /// Scores listings `rows` of `catalog` and keeps each one's match.
+    fn score_and_keep(
+        &mut self,
+        scorer: &ListingScorer,
+        model: &MatchModel,
+        catalog: &Catalog,
+        rows: Range<usize>,
+    ) {
+        let mut pairs = Vec::new();
+        let mut features = PairFeatures::default();
+        scorer.score(catalog, rows, &mut pairs, &mut features);
+        let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
+        let prob = model.predict_grouped(&features, &groups);
+        self.keep(model, catalog, &pairs, &features, &prob);
+    }
+
+    /// Keeps the match of each listing of `catalog` among scored `pairs`, if it has one.
+    fn keep(
+        &mut self,
+        model: &MatchModel,
+        catalog: &Catalog,
+        pairs: &[CandidatePair],
+        features: &PairFeatures,
+        prob: &[f64],
+    ) {
+        self.candidate_pairs += pairs.len();
+        let pooled = matches!(model, MatchModel::Mixture(_));
+        for i in best_per_query(pairs, prob, model.threshold(), pooled) {
+            let r = features.x.row(i);
+            let get = |n: &str| feature_index(n).map_or(0.0, |k| r[k]);
+            let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
+            let listing = pairs[i].query;
+            self.matches.push(MatchedListing {
+                listing: self.id.len(),
+                product: pairs[i].target,
+                probability: prob[i],
+                evidence: MatchEvidence {
+                    word_cosine: get("word_cosine"),
+                    char_cosine: get("char_cosine"),
+                    token_jaccard: get("token_jaccard"),
+                    number_agreement: present("number_agreement", "has_numbers"),
+                    price_similarity: present("price_similarity", "has_price"),
+                    explanation: model.explain(features, i, 3),
+                },
+            });
+            self.id.push(catalog.id[listing].clone());
+            self.seller_id.push(catalog.seller_id[listing].clone());
+            // The survey has checked that every listing has its date.
+            self.listed_at
+                .push(catalog.listed_at[listing].unwrap_or(Date(i32::MIN)));
+            self.source_row.push(catalog.source_row[listing]);
+        }
+    }
+
+    /// The same matches ordered by listing id.
+    fn in_id_order(mut self) -> Matched {
+        let mut order: Vec<usize> = (0..self.id.len()).collect();
+        order.sort_by(|&a, &b| self.id[a].cmp(&self.id[b]));
+        if order.iter().enumerate().all(|(k, &i)| k == i) {
+            return self;
+        }
+        fn take<T: Default>(v: &mut [T], order: &[usize]) -> Vec<T> {
+            order.iter().map(|&i| std::mem::take(&mut v[i])).collect()
+        }
+        let matches = order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| MatchedListing {
+                listing: k,
+                ..self.matches[i].clone()
+            })
+            .collect();
+        Matched {
+            matches,
+            id: take(&mut self.id, &order),
+            seller_id: take(&mut self.seller_id, &order),
+            listed_at: order.iter().map(|&i| self.listed_at[i]).collect(),
+            source_row: take(&mut self.source_row, &order),
+            candidate_pairs: self.candidate_pairs,
+        }
     }
 }
 
@@ -601,20 +855,14 @@ fn sales_curves(
         .collect()
 }
 
-fn listing_dates(catalog: &Catalog) -> Result<Vec<Date>> {
-    catalog
-        .listed_at
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            d.ok_or_else(|| Error::BadValue {
-                table: catalog.kind.name().into(),
-                row: catalog.source_row.get(i).copied().unwrap_or(i + 1),
-                column: "listed_at".into(),
-                reason: "a foreign listing needs the date it was first seen".into(),
-            })
-        })
-        .collect()
+/// The date listing `i` of `catalog` was first seen; a foreign listing must have one.
+fn listing_date(catalog: &Catalog, i: usize) -> Result<Date> {
+    catalog.listed_at[i].ok_or_else(|| Error::BadValue {
+        table: catalog.kind.name().into(),
+        row: catalog.source_row.get(i).copied().unwrap_or(i + 1),
+        column: "listed_at".into(),
+        reason: "a foreign listing needs the date it was first seen".into(),
+    })
 }
 
 fn attrs(normalizer: &Normalizer, c: &Catalog, rows: Range<usize>) -> Vec<RecordAttrs> {

@@ -884,3 +884,70 @@ fn duplicate_product_ids_keep_the_first() {
         )]
     );
 }
+
+/// Reading a catalog a chunk at a time gives the records and the accounting of reading it
+/// whole, whatever the chunk size: duplicates are found across chunks, row numbers keep
+/// counting, and a chunk with no accepted row is skipped. An error from the caller stops the
+/// read and is returned.
+#[test]
+fn catalog_chunks_add_up_to_the_whole_read() {
+    let dir = scratch("chunks");
+    let mut csv = String::from("listing_id,title,listed_at,seller_id\n");
+    for i in 0..40 {
+        let row = match i % 9 {
+            3 => format!("f{},Lamp {i},2024-02-30,s1\n", i),
+            5 => format!("f{},Lamp again {i},2024-01-05,s2\n", i - 4),
+            7 => ",,,\n".to_string(),
+            _ => format!("f{i},Lamp {i},2024-01-{:02},s{}\n", 1 + i % 28, i % 3),
+        };
+        csv.push_str(&row);
+    }
+    let p = write(&dir, "catalog.csv", csv);
+    let mut whole_report = IngestReport::default();
+    let whole = read_catalog(&p, TableKind::Catalog, &ColumnMap::new(), &mut whole_report).unwrap();
+    assert!(
+        whole_report.rejected.len() >= 10,
+        "{:?}",
+        whole_report.rejected
+    );
+    assert!(whole_report
+        .rejected
+        .iter()
+        .any(|r| r.reason.starts_with("duplicate listing_id")));
+    for chunk_rows in [1, 2, 7, 40, 1000] {
+        let mut report = IngestReport::default();
+        let mut joined = Catalog::new(TableKind::Catalog);
+        let mut calls = 0;
+        read_catalog_chunks(
+            &p,
+            TableKind::Catalog,
+            &ColumnMap::new(),
+            chunk_rows,
+            &mut report,
+            |chunk| {
+                assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
+                calls += 1;
+                joined.append(chunk);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(joined, whole, "chunks of {chunk_rows}");
+        assert_eq!(report, whole_report, "chunks of {chunk_rows}");
+        assert!(calls >= whole.len().div_ceil(chunk_rows) && calls <= 40usize.div_ceil(chunk_rows));
+    }
+    let mut calls = 0;
+    let stopped = read_catalog_chunks(
+        &p,
+        TableKind::Catalog,
+        &ColumnMap::new(),
+        4,
+        &mut IngestReport::default(),
+        |_| {
+            calls += 1;
+            Err(Error::Config("stop here".into()))
+        },
+    );
+    assert!(matches!(stopped, Err(Error::Config(m)) if m == "stop here"));
+    assert_eq!(calls, 1);
+}

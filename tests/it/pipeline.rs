@@ -260,6 +260,86 @@ fn listing_chunks_score_like_one_pass() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The catalog streamed from its file gives the findings of the catalog read whole; a catalog
+/// larger than `fit_listings` is fitted on a sample picked by id fingerprint, so the findings do
+/// not depend on the file's row order, and they agree with the fit on every listing.
+#[test]
+fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
+    use crossleak::{LeakAlert, Report};
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let (w, dir) = world("sampled", small());
+    let run = |dir: &Path, fit_listings: usize| {
+        let mut params = DetectorParams::default();
+        params.matching.fit_listings = fit_listings;
+        Detector::new(params)
+            .unwrap()
+            .run_files(&paths(dir), &ColumnsConfig::default())
+            .unwrap()
+    };
+    let n = w.listings.len();
+    let full = run(&dir, n);
+    assert_eq!((full.summary.listings, full.summary.fit_listings), (n, n));
+    let inputs = crossleak::Inputs::load(&paths(&dir), &ColumnsConfig::default()).unwrap();
+    let in_memory = Detector::new(DetectorParams::default())
+        .unwrap()
+        .run(inputs)
+        .unwrap();
+    crate::assert_same_findings(&in_memory, &full);
+
+    // The same rows in another order, fitted on a third of the listings.
+    let shuffled = dir.join("shuffled");
+    std::fs::create_dir_all(&shuffled).unwrap();
+    for f in ["sales.parquet", "products.csv"] {
+        std::fs::copy(dir.join(f), shuffled.join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join("catalog.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), n + 1, "one line per listing");
+    lines[1..].shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
+    std::fs::write(shuffled.join("catalog.csv"), lines.join("\n") + "\n").unwrap();
+    let third = n / 3;
+    let sampled = run(&dir, third);
+    let reordered = run(&shuffled, third);
+    assert_eq!(sampled.summary.fit_listings, third);
+    // File rows differ; everything else is the same.
+    let key = |r: &Report| -> Vec<(String, String, u64, i32)> {
+        let all: Vec<&LeakAlert> = r
+            .alerts
+            .iter()
+            .chain(&r.pre_existing)
+            .chain(&r.outside_window)
+            .collect();
+        all.iter()
+            .map(|a| {
+                (
+                    a.listing_id.clone(),
+                    a.product_id.clone(),
+                    a.match_probability.to_bits(),
+                    a.lag_days,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&sampled), key(&reordered));
+    assert_eq!(sampled.summary, reordered.summary);
+    assert_eq!(sampled.sellers, reordered.sellers);
+    assert_eq!(sampled.categories, reordered.categories);
+    assert_eq!(sampled.controls, reordered.controls);
+    assert_eq!(sampled.model, reordered.model);
+
+    // The sample's fit finds nearly the alerts of the full fit.
+    let pairs = |r: &Report| {
+        r.alerts
+            .iter()
+            .map(|a| (a.listing_id.clone(), a.product_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    let agreement = score_sets(pairs(&sampled), pairs(&full));
+    assert!(agreement.f1 >= 0.95, "sampled vs full alerts {agreement:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn no_followers_no_flags() {
     let (_, dir) = world(
