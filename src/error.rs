@@ -34,6 +34,16 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// Every row of a table was rejected, or it had none: nothing to detect on.
+    #[error("{table}: no row accepted ({rows} read){first}")]
+    NoAcceptedRows {
+        /// Logical table.
+        table: String,
+        /// Data rows read.
+        rows: usize,
+        /// The first rejected row and why, when there is one (`; first rejected: ...`).
+        first: String,
+    },
     /// A column has a type that cannot hold what the contract asks for.
     #[error("{table}: column `{column}` has type {found}, expected {expected}")]
     WrongType {

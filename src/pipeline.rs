@@ -93,6 +93,11 @@ impl ListingScorer {
     }
 }
 
+/// Fewest listings `MatchParams::fit_listings` may ask the model to be fitted on: the EM
+/// estimates a few dozen parameters per class, and a sample this size gives each class
+/// hundreds of pairs even when copies are a few percent of the listings.
+const MIN_FIT_LISTINGS: usize = 1000;
+
 /// Parameters of candidate generation and matching.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -182,9 +187,9 @@ impl DetectorParams {
         check_range(
             "match.fit_listings",
             self.matching.fit_listings as f64,
-            1.0,
+            MIN_FIT_LISTINGS as f64,
             f64::INFINITY,
-            "1 or more",
+            "1000 or more",
         )?;
         check_range(
             "threads",
@@ -468,8 +473,19 @@ impl Detector {
         // (product, date) order by the grid.
         let products = products.sorted_by_id();
 
+        for (table, accepted) in [
+            (TableKind::Sales, sales.len()),
+            (TableKind::Products, products.len()),
+        ] {
+            if accepted == 0 {
+                return Err(no_rows(&ingest, table));
+            }
+        }
         // A first pass over the listings validates them and counts what the statistics need.
         let survey = listings.survey(p.matching.fit_listings, &mut ingest)?;
+        if survey.listings == 0 {
+            return Err(no_rows(&ingest, TableKind::Catalog));
+        }
 
         // Trend: onsets from the sales series.
         let grid = DemandGrid::build(&sales, &products);
@@ -853,6 +869,32 @@ fn sales_curves(
             })
         })
         .collect()
+}
+
+/// The error for a table with no accepted row, naming the first rejected one.
+fn no_rows(ingest: &IngestReport, table: TableKind) -> Error {
+    let table = table.name();
+    let rows = ingest
+        .tables
+        .iter()
+        .filter(|t| t.table == table)
+        .map(|t| t.rows_read)
+        .sum();
+    let first = ingest
+        .rejected
+        .iter()
+        .find(|r| r.table == table)
+        .map_or(String::new(), |r| {
+            format!(
+                "; first rejected: row {}, column `{}`: {}",
+                r.row, r.column, r.reason
+            )
+        });
+    Error::NoAcceptedRows {
+        table: table.into(),
+        rows,
+        first,
+    }
 }
 
 /// The date listing `i` of `catalog` was first seen; a foreign listing must have one.

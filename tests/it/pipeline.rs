@@ -268,7 +268,15 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     use crossleak::{LeakAlert, Report};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
-    let (w, dir) = world("sampled", small());
+    // Enough listings for a third of them to be a sample the parameters allow.
+    let (w, dir) = world(
+        "sampled",
+        SynthParams {
+            organic: 40,
+            unrelated: 100,
+            ..small()
+        },
+    );
     let run = |dir: &Path, fit_listings: usize| {
         let mut params = DetectorParams::default();
         params.matching.fit_listings = fit_listings;
@@ -299,6 +307,7 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     lines[1..].shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
     std::fs::write(shuffled.join("catalog.csv"), lines.join("\n") + "\n").unwrap();
     let third = n / 3;
+    assert!(third >= 1000, "{n} listings");
     let sampled = run(&dir, third);
     let reordered = run(&shuffled, third);
     assert_eq!(sampled.summary.fit_listings, third);
@@ -337,6 +346,46 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     };
     let agreement = score_sets(pairs(&sampled), pairs(&full));
     assert!(agreement.f1 >= 0.95, "sampled vs full alerts {agreement:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A table whose every row is rejected is an error naming it and its first rejected row,
+/// whether the catalog is streamed from its file or read whole.
+#[test]
+fn a_table_with_no_accepted_row_is_an_error_naming_the_first_reject() {
+    let (_, dir) = world("no-rows", small());
+    let text = std::fs::read_to_string(dir.join("catalog.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut bad = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        // Every listing dated on a day that does not exist.
+        let at = line
+            .as_bytes()
+            .windows(12)
+            .position(|w| {
+                w[0] == b','
+                    && w[5] == b'-'
+                    && w[8] == b'-'
+                    && w[11] == b','
+                    && w[1..5].iter().all(u8::is_ascii_digit)
+            })
+            .unwrap();
+        bad.push_str(&format!("{}2024-02-31{}\n", &line[..=at], &line[at + 11..]));
+    }
+    std::fs::write(dir.join("catalog.csv"), bad).unwrap();
+    let detector = Detector::new(DetectorParams::default()).unwrap();
+    let streamed = detector
+        .run_files(&paths(&dir), &ColumnsConfig::default())
+        .unwrap_err();
+    let inputs = crossleak::Inputs::load(&paths(&dir), &ColumnsConfig::default()).unwrap();
+    let whole = detector.run(inputs).unwrap_err();
+    for err in [streamed.to_string(), whole.to_string()] {
+        assert!(
+            err.starts_with("catalog: no row accepted")
+                && err.contains("first rejected: row 1, column `listed_at`"),
+            "{err}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -467,6 +516,12 @@ fn config_loads_partially_and_names_bad_keys_and_ranges() {
     let err = Config::load(&range).unwrap_err().to_string();
     assert!(
         err.contains("leak.alpha") && err.contains("0 < alpha < 1"),
+        "{err}"
+    );
+    std::fs::write(&range, r#"{"params": {"match": {"fit_listings": 10}}}"#).unwrap();
+    let err = Config::load(&range).unwrap_err().to_string();
+    assert!(
+        err.contains("match.fit_listings") && err.contains("1000 or more"),
         "{err}"
     );
 
