@@ -426,7 +426,8 @@ impl Detector {
     /// Reads the three input files and runs. The home sales and products are read whole; the
     /// foreign catalog is streamed from its file a chunk at a time, once to count and validate
     /// it, then for matching (see [`MatchParams::fit_listings`]), so the catalog is never held
-    /// whole unless it is small enough to fit the model on all of it.
+    /// whole unless it is small enough to fit the model on all of it. The file must not change
+    /// while the run reads it.
     pub fn run_files(&self, paths: &InputPaths, columns: &ColumnsConfig) -> Result<Report> {
         let home = HomeInputs::load(paths, columns)?;
         let listings = Listings::File {

@@ -311,6 +311,11 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     let sampled = run(&dir, third);
     let reordered = run(&shuffled, third);
     assert_eq!(sampled.summary.fit_listings, third);
+    let mut params = DetectorParams::default();
+    params.matching.fit_listings = third;
+    let inputs = crossleak::Inputs::load(&paths(&dir), &ColumnsConfig::default()).unwrap();
+    let sampled_in_memory = Detector::new(params).unwrap().run(inputs).unwrap();
+    crate::assert_same_findings(&sampled_in_memory, &sampled);
     // File rows differ; everything else is the same.
     let key = |r: &Report| -> Vec<(String, String, u64, i32)> {
         let all: Vec<&LeakAlert> = r
