@@ -786,31 +786,31 @@ impl Matched {
     }
 
     /// The same matches ordered by listing id.
-    fn in_id_order(mut self) -> Matched {
-        let mut order: Vec<usize> = (0..self.id.len()).collect();
-        order.sort_by(|&a, &b| self.id[a].cmp(&self.id[b]));
-        if order.iter().enumerate().all(|(k, &i)| k == i) {
+    fn in_id_order(self) -> Matched {
+        if self.id.windows(2).all(|w| w[0] <= w[1]) {
             return self;
         }
-        fn take<T: Default>(v: &mut [T], order: &[usize]) -> Vec<T> {
-            order.iter().map(|&i| std::mem::take(&mut v[i])).collect()
-        }
-        let matches = order
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| MatchedListing {
-                listing: k,
-                ..self.matches[i].clone()
-            })
+        let mut rows: Vec<(String, MatchedListing, Option<String>, Date, usize)> = self
+            .id
+            .into_iter()
+            .zip(self.matches)
+            .zip(self.seller_id)
+            .zip(self.listed_at.into_iter().zip(self.source_row))
+            .map(|(((id, m), seller), (date, row))| (id, m, seller, date, row))
             .collect();
-        Matched {
-            matches,
-            id: take(&mut self.id, &order),
-            seller_id: take(&mut self.seller_id, &order),
-            listed_at: order.iter().map(|&i| self.listed_at[i]).collect(),
-            source_row: take(&mut self.source_row, &order),
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Matched {
             candidate_pairs: self.candidate_pairs,
+            ..Matched::default()
+        };
+        for (listing, (id, m, seller, date, row)) in rows.into_iter().enumerate() {
+            out.matches.push(MatchedListing { listing, ..m });
+            out.id.push(id);
+            out.seller_id.push(seller);
+            out.listed_at.push(date);
+            out.source_row.push(row);
         }
+        out
     }
 }
 
