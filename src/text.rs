@@ -260,7 +260,7 @@ impl Normalizer {
     /// Canonical tokens of a title, in order.
     pub fn tokens(&self, raw: &str) -> Vec<String> {
         let cleaned = self.clean(raw);
-        let pieces = split_pieces(&cleaned);
+        let mut pieces = split_pieces(&cleaned);
         let mut out: Vec<String> = Vec::with_capacity(pieces.len());
         let mut i = 0;
         while i < pieces.len() {
@@ -281,12 +281,12 @@ impl Normalizer {
                     continue;
                 }
             }
-            let piece = if is_number(piece) {
-                canonical_number(piece).unwrap_or_else(|| piece.to_string())
+            let canonical = if is_number(piece) {
+                canonical_number(piece)
             } else {
-                piece.to_string()
+                None
             };
-            out.push(piece);
+            out.push(canonical.unwrap_or_else(|| std::mem::take(&mut pieces[i])));
             i += 1;
         }
         for f in &self.filters {
