@@ -1,9 +1,13 @@
-//! Criterion benches of the detector stages on a seeded synthetic world (no network).
+//! Criterion benches of the detector stages on a seeded synthetic world, and of candidate
+//! generation on a pair of seeded generated catalogs (no network).
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossleak::index::{CandidateIndex, TfIdf};
+use crossleak::pairs::{catalog_candidates, read_catalog_records};
 use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::synth::{generate, SynthParams};
+use crossleak::synth::{generate, generate_linkage, LinkageParams, SynthParams};
 use crossleak::text::Normalizer;
 use crossleak::InputPaths;
 
@@ -40,6 +44,28 @@ fn bench(c: &mut Criterion) {
                 .run_files(&paths, &Default::default())
                 .expect("run")
         })
+    });
+    group.finish();
+    std::fs::remove_dir_all(&dir).ok();
+
+    // The path `link_catalogs --candidates-only` and `benches/peers/` time: TF-IDF fit on both
+    // catalogs, index of the left one, top-10 search of every right title.
+    let params = LinkageParams {
+        products: 10_000,
+        listings: 20_000,
+        ..LinkageParams::default()
+    };
+    let catalogs = generate_linkage(&params).expect("generated catalogs");
+    let dir = std::env::temp_dir().join(format!("crossleak-bench-link-{}", std::process::id()));
+    catalogs.write(&dir).expect("write catalogs");
+    let left = read_catalog_records(&dir.join("left.csv"), b',').expect("left catalog");
+    let right = read_catalog_records(&dir.join("right.csv"), b',').expect("right catalog");
+    let mut group = c.benchmark_group("catalog_candidates");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(12));
+    group.bench_function("10k_products_x_20k_listings", |b| {
+        b.iter(|| catalog_candidates(&left, &right, 10))
     });
     group.finish();
     std::fs::remove_dir_all(&dir).ok();

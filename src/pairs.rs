@@ -582,35 +582,35 @@ pub fn catalog_candidates(
     k: usize,
 ) -> CatalogCandidates {
     // The model is fitted on the distinct titles, sorted, as `RecordAnalyzer::fit` does; each
-    // distinct title is tokenised once, for the fit and its analysis alike.
+    // distinct title is tokenised once, for the fit and its analysis alike. Sorting the records
+    // by title finds each record's distinct title at the same time.
     let t = Instant::now();
-    let mut uniq: Vec<&str> = left
+    let mut by_title: Vec<(&str, u32)> = left
         .records
         .iter()
         .chain(&right.records)
-        .map(|r| r.title.as_str())
+        .enumerate()
+        .map(|(i, r)| (r.title.as_str(), i as u32))
         .collect();
-    uniq.par_sort_unstable();
-    uniq.dedup();
-    let uniq: Vec<String> = uniq.into_iter().map(String::from).collect();
+    by_title.par_sort_unstable();
+    let mut uniq: Vec<String> = Vec::new();
+    let mut title_of = vec![0u32; by_title.len()];
+    for run in by_title.chunk_by(|a, b| a.0 == b.0) {
+        for &(_, i) in run {
+            title_of[i as usize] = uniq.len() as u32;
+        }
+        uniq.push(run[0].0.to_string());
+    }
+    drop(by_title);
     let (model, analyzed) = TfIdf::fit_analyze(&uniq, Normalizer::default(), 3);
     let fit_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let analyze = |c: &RecordCatalog| -> Vec<&AnalyzedTitle> {
-        c.records
-            .par_iter()
-            .map(|r| {
-                let i = uniq
-                    .binary_search_by(|u| u.as_str().cmp(&r.title))
-                    .unwrap_or(0);
-                &analyzed[i]
-            })
-            .collect()
+    let (lt, rt): (Vec<&AnalyzedTitle>, Vec<&AnalyzedTitle>) = {
+        let of = |slots: &[u32]| slots.iter().map(|&u| &analyzed[u as usize]).collect();
+        let (l, r) = title_of.split_at(left.records.len());
+        (of(l), of(r))
     };
-    let lt = analyze(left);
-    let rt = analyze(right);
     let analyze_seconds = t.elapsed().as_secs_f64();
-    let t = Instant::now();
     let index = CandidateIndex::build(&model, lt.iter().copied());
     let build_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
