@@ -951,3 +951,79 @@ fn catalog_chunks_add_up_to_the_whole_read() {
     assert!(matches!(stopped, Err(Error::Config(m)) if m == "stop here"));
     assert_eq!(calls, 1);
 }
+
+/// The same for a Parquet catalog, read by polars' streaming engine in batches of its own
+/// size: chunks are cut to `chunk_rows`, and row numbers, duplicates and rejects match the
+/// whole read.
+#[test]
+fn parquet_catalog_chunks_add_up_to_the_whole_read() {
+    let dir = scratch("parquet-chunks");
+    let (mut ids, mut titles, mut dates, mut sellers) = (vec![], vec![], vec![], vec![]);
+    for i in 0..40 {
+        let (id, title, date, seller) = match i % 9 {
+            // No date; an id seen four rows earlier; a blank row.
+            3 => (
+                Some(format!("f{i}")),
+                Some(format!("Lamp {i}")),
+                None,
+                Some("s1".into()),
+            ),
+            5 => (
+                Some(format!("f{}", i - 4)),
+                Some(format!("Lamp again {i}")),
+                Some(d("2024-01-05").0),
+                Some("s2".into()),
+            ),
+            7 => (None, None, None, None),
+            _ => (
+                Some(format!("f{i}")),
+                Some(format!("Lamp {i}")),
+                Some(d(&format!("2024-01-{:02}", 1 + i % 28)).0),
+                Some(format!("s{}", i % 3)),
+            ),
+        };
+        ids.push(id);
+        titles.push(title);
+        dates.push(date);
+        sellers.push(seller);
+    }
+    let mut df = df!(
+        "listing_id" => ids,
+        "title" => titles,
+        "listed_at" => dates,
+        "seller_id" => sellers,
+    )
+    .unwrap()
+    .lazy()
+    .with_column(col("listed_at").cast(DataType::Date))
+    .collect()
+    .unwrap();
+    let p = write_parquet(&dir, "catalog.parquet", &mut df);
+    let mut whole_report = IngestReport::default();
+    let whole = read_catalog(&p, TableKind::Catalog, &ColumnMap::new(), &mut whole_report).unwrap();
+    assert_eq!(whole_report.tables[0].rows_read, 40);
+    assert_eq!(whole.len() + whole_report.rejected.len(), 40);
+    assert!(whole_report
+        .rejected
+        .iter()
+        .any(|r| r.row == 6 && r.reason.starts_with("duplicate listing_id")));
+    for chunk_rows in [1, 7, 40, 1000] {
+        let mut report = IngestReport::default();
+        let mut joined = Catalog::new(TableKind::Catalog);
+        read_catalog_chunks(
+            &p,
+            TableKind::Catalog,
+            &ColumnMap::new(),
+            chunk_rows,
+            &mut report,
+            |chunk| {
+                assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
+                joined.append(chunk);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(joined, whole, "chunks of {chunk_rows}");
+        assert_eq!(report, whole_report, "chunks of {chunk_rows}");
+    }
+}
