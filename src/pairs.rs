@@ -611,6 +611,7 @@ pub fn catalog_candidates(
         (of(l), of(r))
     };
     let analyze_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     let index = CandidateIndex::build(&model, lt.iter().copied());
     let build_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
