@@ -885,6 +885,29 @@ fn duplicate_product_ids_keep_the_first() {
     );
 }
 
+/// A catalog read `chunk_rows` rows at a time, joined, with its accounting and the number of
+/// chunks handed over; every chunk is non-empty and at most `chunk_rows` long.
+fn read_in_chunks(p: &Path, chunk_rows: usize) -> (Catalog, IngestReport, usize) {
+    let mut report = IngestReport::default();
+    let mut joined = Catalog::new(TableKind::Catalog);
+    let mut calls = 0;
+    read_catalog_chunks(
+        p,
+        TableKind::Catalog,
+        &ColumnMap::new(),
+        chunk_rows,
+        &mut report,
+        |chunk| {
+            assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
+            calls += 1;
+            joined.append(chunk);
+            Ok(())
+        },
+    )
+    .unwrap();
+    (joined, report, calls)
+}
+
 /// Reading a catalog a chunk at a time gives the records and the accounting of reading it
 /// whole, whatever the chunk size: duplicates are found across chunks, row numbers keep
 /// counting, and a chunk with no accepted row is skipped. An error from the caller stops the
@@ -915,23 +938,7 @@ fn catalog_chunks_add_up_to_the_whole_read() {
         .iter()
         .any(|r| r.reason.starts_with("duplicate listing_id")));
     for chunk_rows in [1, 2, 7, 40, 1000] {
-        let mut report = IngestReport::default();
-        let mut joined = Catalog::new(TableKind::Catalog);
-        let mut calls = 0;
-        read_catalog_chunks(
-            &p,
-            TableKind::Catalog,
-            &ColumnMap::new(),
-            chunk_rows,
-            &mut report,
-            |chunk| {
-                assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
-                calls += 1;
-                joined.append(chunk);
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (joined, report, calls) = read_in_chunks(&p, chunk_rows);
         assert_eq!(joined, whole, "chunks of {chunk_rows}");
         assert_eq!(report, whole_report, "chunks of {chunk_rows}");
         assert!(calls >= whole.len().div_ceil(chunk_rows) && calls <= 40usize.div_ceil(chunk_rows));
@@ -1008,21 +1015,7 @@ fn parquet_catalog_chunks_add_up_to_the_whole_read() {
         .iter()
         .any(|r| r.row == 6 && r.reason.starts_with("duplicate listing_id")));
     for chunk_rows in [1, 7, 40, 1000] {
-        let mut report = IngestReport::default();
-        let mut joined = Catalog::new(TableKind::Catalog);
-        read_catalog_chunks(
-            &p,
-            TableKind::Catalog,
-            &ColumnMap::new(),
-            chunk_rows,
-            &mut report,
-            |chunk| {
-                assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
-                joined.append(chunk);
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (joined, report, _) = read_in_chunks(&p, chunk_rows);
         assert_eq!(joined, whole, "chunks of {chunk_rows}");
         assert_eq!(report, whole_report, "chunks of {chunk_rows}");
     }
