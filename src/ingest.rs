@@ -107,9 +107,12 @@ impl ColumnsConfig {
     }
 }
 
-/// Home-market sales in long form, one accepted row per entry. Product ids are stored once:
-/// each row holds the index of its id (a long sales table repeats a few ids millions of times).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Home-market sales in long form, one accepted row per entry, stored compactly (24 bytes a
+/// row): product ids are stored once and each row holds the index of its id (a long sales
+/// table repeats a few ids millions of times); a missing units or revenue value is a NaN in its
+/// column rather than an `Option`; source rows are kept as runs of consecutive numbers, one run
+/// for a file read in order whatever its length.
+#[derive(Clone, Debug, Default)]
 pub struct SalesPanel {
     /// Distinct product ids, in order of first appearance.
     ids: Vec<String>,
@@ -118,18 +121,55 @@ pub struct SalesPanel {
     /// Per row: index into `ids`.
     product: Vec<u32>,
     /// Date of each row.
-    pub date: Vec<Date>,
-    /// Units sold (finite, >= 0); `None` when the row gives only revenue.
-    pub units: Vec<Option<f64>>,
-    /// Revenue (finite, >= 0), when the column exists and the cell is filled. Every accepted row
-    /// has units, revenue or both.
-    pub revenue: Vec<Option<f64>>,
+    date: Vec<Date>,
+    /// Units sold (finite, >= 0), NaN when the row gives only revenue.
+    units: Vec<f64>,
+    /// Revenue (finite, >= 0), NaN when the row gives none.
+    revenue: Vec<f64>,
+    /// Source row numbers.
+    rows: RowRuns,
+}
+
+/// One row of a [`SalesPanel`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SalesRow<'a> {
+    /// Home product id.
+    pub product_id: &'a str,
+    /// Day of the sales.
+    pub date: Date,
+    /// Units sold; `None` when the row gives only revenue.
+    pub units: Option<f64>,
+    /// Revenue, when given. Every accepted row has units, revenue or both.
+    pub revenue: Option<f64>,
     /// 1-based data row number in the source file.
-    pub source_row: Vec<usize>,
+    pub source_row: usize,
+}
+
+/// A value for a column that marks a missing value with NaN.
+fn or_nan(value: Option<f64>) -> f64 {
+    value.filter(|x| !x.is_nan()).unwrap_or(f64::NAN)
+}
+
+/// The value of a column that marks a missing value with NaN.
+fn present(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
+}
+
+impl PartialEq for SalesPanel {
+    /// Equal when the rows are: same ids, dates, values (bit for bit) and source rows, in order.
+    fn eq(&self, other: &SalesPanel) -> bool {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        self.len() == other.len()
+            && self.product_ids().eq(other.product_ids())
+            && self.date == other.date
+            && bits(&self.units) == bits(&other.units)
+            && bits(&self.revenue) == bits(&other.revenue)
+            && self.rows.iter().eq(other.rows.iter())
+    }
 }
 
 impl SalesPanel {
-    /// Appends one row.
+    /// Appends one row. A value that is `Some(NaN)` is stored as missing.
     pub fn push(
         &mut self,
         product_id: &str,
@@ -149,9 +189,9 @@ impl SalesPanel {
         };
         self.product.push(code);
         self.date.push(date);
-        self.units.push(units);
-        self.revenue.push(revenue);
-        self.source_row.push(source_row);
+        self.units.push(or_nan(units));
+        self.revenue.push(or_nan(revenue));
+        self.rows.push(source_row);
     }
 
     /// Number of rows.
@@ -164,6 +204,31 @@ impl SalesPanel {
         self.product.is_empty()
     }
 
+    /// Row `row` (panics when `row >= len()`).
+    pub fn row(&self, row: usize) -> SalesRow<'_> {
+        SalesRow {
+            product_id: self.product_id(row),
+            date: self.date[row],
+            units: self.units(row),
+            revenue: self.revenue(row),
+            source_row: self.rows.get(row),
+        }
+    }
+
+    /// Every row, in order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = SalesRow<'_>> + '_ {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, source_row)| SalesRow {
+                product_id: self.product_id(i),
+                date: self.date[i],
+                units: self.units(i),
+                revenue: self.revenue(i),
+                source_row,
+            })
+    }
+
     /// Product id of row `row`.
     pub fn product_id(&self, row: usize) -> &str {
         &self.ids[self.product[row] as usize]
@@ -172,6 +237,23 @@ impl SalesPanel {
     /// Product id of every row, in row order.
     pub fn product_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.product.iter().map(|&c| self.ids[c as usize].as_str())
+    }
+
+    /// Date of every row, in row order.
+    pub fn dates(&self) -> &[Date] {
+        &self.date
+    }
+
+    /// Units of row `row`; `None` when it gives only revenue.
+    #[inline]
+    pub fn units(&self, row: usize) -> Option<f64> {
+        present(self.units[row])
+    }
+
+    /// Revenue of row `row`, when given.
+    #[inline]
+    pub fn revenue(&self, row: usize) -> Option<f64> {
+        present(self.revenue[row])
     }
 
     /// The distinct product ids, in order of first appearance.
@@ -189,28 +271,101 @@ impl SalesPanel {
     pub fn retain_products(&mut self, keep: impl Fn(&str) -> bool) -> Vec<(usize, u32)> {
         let keep_code: Vec<bool> = self.ids.iter().map(|id| keep(id)).collect();
         let mut removed = Vec::new();
+        let mut kept_rows = RowRuns::default();
         let mut w = 0;
-        for r in 0..self.product.len() {
+        for (r, source_row) in self.rows.iter().enumerate() {
             let code = self.product[r];
             if keep_code[code as usize] {
                 self.product[w] = code;
                 self.date[w] = self.date[r];
                 self.units[w] = self.units[r];
                 self.revenue[w] = self.revenue[r];
-                self.source_row[w] = self.source_row[r];
+                kept_rows.push(source_row);
                 w += 1;
             } else {
-                removed.push((self.source_row[r], code));
+                removed.push((source_row, code));
             }
         }
         self.product.truncate(w);
         self.date.truncate(w);
         self.units.truncate(w);
         self.revenue.truncate(w);
-        self.source_row.truncate(w);
+        self.rows = kept_rows;
         removed
     }
 }
+
+/// Row numbers as runs of consecutive numbers: `(first index, first row number)` per run.
+#[derive(Clone, Debug, Default)]
+struct RowRuns {
+    runs: Vec<(usize, usize)>,
+    len: usize,
+}
+
+impl RowRuns {
+    fn push(&mut self, row: usize) {
+        let extends = self
+            .runs
+            .last()
+            .is_some_and(|&(at, first)| first + (self.len - at) == row);
+        if !extends {
+            self.runs.push((self.len, row));
+        }
+        self.len += 1;
+    }
+
+    /// Row number of index `i < len`.
+    fn get(&self, i: usize) -> usize {
+        let run = self.runs.partition_point(|&(at, _)| at <= i) - 1;
+        let (at, first) = self.runs[run];
+        first + (i - at)
+    }
+
+    /// Every row number, in index order.
+    fn iter(&self) -> RowIter<'_> {
+        RowIter {
+            runs: &self.runs,
+            len: self.len,
+            i: 0,
+            run: 0,
+        }
+    }
+}
+
+/// The row numbers of a [`RowRuns`], in index order.
+struct RowIter<'a> {
+    runs: &'a [(usize, usize)],
+    len: usize,
+    i: usize,
+    run: usize,
+}
+
+impl Iterator for RowIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.i >= self.len {
+            return None;
+        }
+        while self
+            .runs
+            .get(self.run + 1)
+            .is_some_and(|&(at, _)| at <= self.i)
+        {
+            self.run += 1;
+        }
+        let (at, first) = self.runs[self.run];
+        self.i += 1;
+        Some(first + (self.i - 1 - at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.len - self.i;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for RowIter<'_> {}
 
 /// A product catalog: the home products or the foreign listings (same shape, different roles).
 #[derive(Clone, Debug, PartialEq)]
@@ -1485,6 +1640,56 @@ fn phash(t: &Table, c: &'static str, i: usize) -> Result<Option<u64>, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Row numbers come back as pushed, in order, gaps, repeats and all; runs are what is stored.
+    #[test]
+    fn row_runs_give_back_every_row_number() {
+        let pushed = [1, 2, 3, 7, 8, 2, 2, 100, 101, 102, 5];
+        let mut runs = RowRuns::default();
+        for &r in &pushed {
+            runs.push(r);
+        }
+        assert_eq!(runs.runs.len(), 6);
+        assert_eq!(runs.iter().len(), pushed.len());
+        assert_eq!(runs.iter().collect::<Vec<_>>(), pushed);
+        let each: Vec<usize> = (0..pushed.len()).map(|i| runs.get(i)).collect();
+        assert_eq!(each, pushed);
+        let mut in_order = RowRuns::default();
+        for r in 1..=100_000 {
+            in_order.push(r);
+        }
+        assert_eq!(in_order.runs.len(), 1);
+        assert_eq!(in_order.get(99_999), 100_000);
+    }
+
+    /// Missing values survive the NaN encoding; removing products keeps the survivors' rows.
+    #[test]
+    fn sales_panel_keeps_missing_values_and_rows() {
+        let mut s = SalesPanel::default();
+        let day = Date(19_800);
+        s.push("a", day, Some(2.0), None, 4);
+        s.push("b", day, None, Some(9.5), 5);
+        s.push("a", day, Some(0.0), Some(1.0), 9);
+        s.push("c", day, Some(f64::NAN), Some(3.0), 10);
+        assert_eq!(s.row(1).units, None);
+        assert_eq!(s.row(1).revenue, Some(9.5));
+        assert_eq!(s.row(3).units, None);
+        let removed = s.retain_products(|id| id != "b");
+        assert_eq!(removed, [(5, 1)]);
+        let rows: Vec<(usize, Option<f64>, Option<f64>)> = s
+            .rows()
+            .map(|r| (r.source_row, r.units, r.revenue))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (4, Some(2.0), None),
+                (9, Some(0.0), Some(1.0)),
+                (10, None, Some(3.0))
+            ]
+        );
+        assert_eq!(s.clone(), s);
+    }
 
     /// The reference vectors of the SipHash paper (key 00..0f; messages empty and 00..0e).
     #[test]

@@ -91,7 +91,7 @@ pub use crate::features::{PairFeatures, RecordAttrs, FEATURE_NAMES};
 pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel,
-    TableKind,
+    SalesRow, TableKind,
 };
 pub use crate::leak::{
     CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, ListingTotals, SellerFinding,

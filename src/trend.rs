@@ -237,7 +237,7 @@ impl DemandGrid {
             .enumerate()
             .map(|(i, id)| (id.as_str(), i))
             .collect();
-        let (Some(lo), Some(hi)) = (sales.date.iter().min(), sales.date.iter().max()) else {
+        let (Some(lo), Some(hi)) = (sales.dates().iter().min(), sales.dates().iter().max()) else {
             return DemandGrid {
                 start: Date(0),
                 days: 0,
@@ -271,9 +271,9 @@ impl DemandGrid {
             if p >= n {
                 continue;
             }
-            match (sales.units[i], sales.revenue[i]) {
+            match (sales.units(i), sales.revenue(i)) {
                 (Some(u), r) => {
-                    units[p][(sales.date[i].0 - lo.0) as usize] += u as f32;
+                    units[p][(sales.dates()[i].0 - lo.0) as usize] += u as f32;
                     has_units[p] = true;
                     if let Some(r) = r {
                         revenue_sum[p] += r;
@@ -305,13 +305,13 @@ impl DemandGrid {
         }
         for &i in &revenue_only {
             let p = product_of[i] as usize;
-            let r = sales.revenue[i].unwrap_or(0.0);
+            let r = sales.revenue(i).unwrap_or(0.0);
             let value = match (measure[p], price[p]) {
                 (DemandMeasure::UnitsFromRevenue, Some(price)) => r / price,
                 (DemandMeasure::Revenue, _) => r,
                 _ => continue,
             };
-            units[p][(sales.date[i].0 - lo.0) as usize] += value as f32;
+            units[p][(sales.dates()[i].0 - lo.0) as usize] += value as f32;
         }
         DemandGrid {
             start: *lo,
@@ -357,9 +357,9 @@ fn canonical_order(sales: &SalesPanel, product_of: &[u32]) -> Option<Vec<usize>>
     let key = |i: usize| {
         (
             product_of[i],
-            sales.date[i],
-            sales.units[i].map(f64::to_bits),
-            sales.revenue[i].map(f64::to_bits),
+            sales.dates()[i],
+            sales.units(i).map(f64::to_bits),
+            sales.revenue(i).map(f64::to_bits),
         )
     };
     let sorted = (1..product_of.len())

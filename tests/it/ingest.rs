@@ -73,6 +73,18 @@ fn sales(path: &Path) -> (crossleak::Result<SalesPanel>, IngestReport) {
     (read_sales(path, &no_map(), &mut report), report)
 }
 
+fn units(s: &SalesPanel) -> Vec<Option<f64>> {
+    s.rows().map(|r| r.units).collect()
+}
+
+fn revenue(s: &SalesPanel) -> Vec<Option<f64>> {
+    s.rows().map(|r| r.revenue).collect()
+}
+
+fn source_rows(s: &SalesPanel) -> Vec<usize> {
+    s.rows().map(|r| r.source_row).collect()
+}
+
 fn catalog(path: &Path, kind: TableKind) -> (crossleak::Result<Catalog>, IngestReport) {
     let mut report = IngestReport::default();
     (read_catalog(path, kind, &no_map(), &mut report), report)
@@ -102,10 +114,13 @@ fn good_sales_csv() {
     let (s, report) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2", "p1"]);
-    assert_eq!(s.date, [d("2024-01-01"), d("2024-01-02"), d("2024-01-01")]);
-    assert_eq!(s.units, [Some(3.0), Some(0.0), Some(2.5)]);
-    assert_eq!(s.revenue, [Some(29.97), None, Some(10.0)]);
-    assert_eq!(s.source_row, [1, 2, 3]);
+    assert_eq!(
+        s.dates(),
+        [d("2024-01-01"), d("2024-01-02"), d("2024-01-01")]
+    );
+    assert_eq!(units(&s), [Some(3.0), Some(0.0), Some(2.5)]);
+    assert_eq!(revenue(&s), [Some(29.97), None, Some(10.0)]);
+    assert_eq!(source_rows(&s), [1, 2, 3]);
     assert_eq!(
         report.tables,
         [TableReport {
@@ -187,9 +202,9 @@ fn good_parquet_tables() {
     let (s, _) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2"]);
-    assert_eq!(s.date, [d("2024-01-01"), d("2024-01-03")]);
-    assert_eq!(s.units, [Some(4.0), Some(0.0)]);
-    assert_eq!(s.revenue, [Some(8.5), None]);
+    assert_eq!(s.dates(), [d("2024-01-01"), d("2024-01-03")]);
+    assert_eq!(units(&s), [Some(4.0), Some(0.0)]);
+    assert_eq!(revenue(&s), [Some(8.5), None]);
 
     // Products: integer ids, u64 hashes, string dates, float price.
     let mut df = polars::df!(
@@ -280,7 +295,7 @@ fn parquet_wrong_type_is_an_error() {
     )
     .unwrap();
     let p = write_parquet(&dir, "sales.parquet", &mut df);
-    assert_eq!(sales(&p).0.unwrap().units, [Some(1.0)]);
+    assert_eq!(units(&sales(&p).0.unwrap()), [Some(1.0)]);
 }
 
 #[test]
@@ -401,7 +416,7 @@ fn compressed_inputs() {
     let bytes = gz.finish().unwrap();
     let p = write(&dir, "sales.csv.gz", &bytes);
     assert_eq!(
-        sales(&p).0.unwrap().units,
+        units(&sales(&p).0.unwrap()),
         [Some(3.0), Some(0.0), Some(2.5)]
     );
     // Gzip bytes behind a plain .csv name are read too.
@@ -443,8 +458,8 @@ fn sales_rejected_rows() {
     );
     let (s, report) = sales(&p);
     let s = s.unwrap();
-    assert_eq!(s.source_row, [10, 11]);
-    assert_eq!(s.units, [Some(1.0), Some(2.0)]);
+    assert_eq!(source_rows(&s), [10, 11]);
+    assert_eq!(units(&s), [Some(1.0), Some(2.0)]);
     assert_eq!(
         report.rejected,
         [
@@ -561,7 +576,7 @@ fn column_map_renames_and_checks_keys() {
     let mut report = IngestReport::default();
     let s = read_sales(&p, &map, &mut report).unwrap();
     assert_eq!(
-        (s.product_id(0), s.date[0], s.units[0].unwrap()),
+        (s.product_id(0), s.dates()[0], s.units(0).unwrap()),
         ("p1", d("2024-01-01"), 5.0)
     );
 
@@ -609,7 +624,7 @@ fn crlf_and_bom() {
     let (s, report) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2"]);
-    assert_eq!(s.units, [Some(1.0), Some(2.0)]);
+    assert_eq!(units(&s), [Some(1.0), Some(2.0)]);
     assert!(report.rejected.is_empty());
 }
 
@@ -644,7 +659,7 @@ fn blank_and_short_rows_are_rejected() {
         "product_id,date,units\np1,2024-01-01,1\n\np2,2024-01-01,1\np3,2024-01-01\n",
     );
     let (s, report) = sales(&p);
-    assert_eq!(s.unwrap().source_row, [1, 3]);
+    assert_eq!(source_rows(&s.unwrap()), [1, 3]);
     assert_eq!(
         report.rejected,
         [
@@ -673,7 +688,7 @@ fn load_filters_sales_and_keeps_accounting() {
     };
     let inputs = Inputs::load(&paths, &ColumnsConfig::default()).unwrap();
     assert_eq!(inputs.sales.product_ids().collect::<Vec<_>>(), ["h1", "h2"]);
-    assert_eq!(inputs.sales.source_row, [1, 4]);
+    assert_eq!(source_rows(&inputs.sales), [1, 4]);
     assert_eq!(inputs.products.id, ["h1", "h2"]);
     assert_eq!(inputs.catalog.id, ["f1"]);
     let r = &inputs.report;
@@ -769,7 +784,7 @@ fn huge_numbers_and_future_dates_are_rejected() {
          p1,2024-01-01,1000000,\n",
     );
     let (s, report) = sales(&p);
-    assert_eq!(s.unwrap().units, [Some(1e6)]);
+    assert_eq!(units(&s.unwrap()), [Some(1e6)]);
     let reasons: Vec<(usize, &str, &str)> = report
         .rejected
         .iter()

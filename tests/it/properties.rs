@@ -173,13 +173,8 @@ fn detect(inputs: Inputs, threads: usize) -> Report {
 fn shuffle_sales(s: &SalesPanel, order: &[usize]) -> SalesPanel {
     let mut out = SalesPanel::default();
     for &i in order {
-        out.push(
-            s.product_id(i),
-            s.date[i],
-            s.units[i],
-            s.revenue[i],
-            s.source_row[i],
-        );
+        let r = s.row(i);
+        out.push(r.product_id, r.date, r.units, r.revenue, r.source_row);
     }
     out
 }
