@@ -155,34 +155,35 @@ impl<K: Hash + Eq + Ord + Clone + Send + Sync> TermVocab<K> {
         self.idf[id as usize]
     }
 
-    /// TF-IDF vector of a bag of terms (sublinear term frequency), L2-normalised.
-    fn vectorize(&self, terms: &[K]) -> SparseVec {
-        let mut sorted: Vec<&K> = terms.iter().collect();
-        sorted.sort_unstable();
-        self.vectorize_runs(
-            sorted
-                .chunk_by(|a, b| a == b)
-                .map(|run| (run[0], run.len())),
-        )
+    /// Id of a known term.
+    #[inline]
+    fn id(&self, term: &K) -> Option<u32> {
+        self.ids.get(term).copied()
     }
 
-    /// TF-IDF vector of distinct terms in ascending order, each with its count. Terms come
-    /// sorted, so the norm is summed in a fixed order and output is bit-identical run to run.
-    fn vectorize_runs<'a>(&self, runs: impl Iterator<Item = (&'a K, usize)>) -> SparseVec
-    where
-        K: 'a,
-    {
-        let mut known: Vec<(u32, f32)> = Vec::new();
+    /// IDF of a term given its id, if known; an unknown term gets the largest IDF (seen once).
+    #[inline]
+    fn idf_of(&self, id: Option<u32>) -> f32 {
+        id.map_or(self.unknown_idf, |id| self.idf[id as usize])
+    }
+
+    /// TF-IDF vector (sublinear term frequency, L2-normalised) of distinct terms in ascending
+    /// order, each given by its id (`None`: unknown) and count; at most `most` of them. Terms
+    /// come sorted, so the norm is summed in a fixed order and output is bit-identical run to
+    /// run.
+    fn vectorize_runs(
+        &self,
+        runs: impl Iterator<Item = (Option<u32>, usize)>,
+        most: usize,
+    ) -> SparseVec {
+        let mut known: Vec<(u32, f32)> = Vec::with_capacity(most);
         let mut norm = 0f32;
-        for (term, count) in runs {
+        for (id, count) in runs {
             let tf = 1.0 + (count as f32).ln();
-            match self.ids.get(term) {
-                Some(&id) => {
-                    let w = tf * self.idf[id as usize];
-                    norm += w * w;
-                    known.push((id, w));
-                }
-                None => norm += (tf * self.unknown_idf).powi(2),
+            let w = tf * self.idf_of(id);
+            norm += w * w;
+            if let Some(id) = id {
+                known.push((id, w));
             }
         }
         known.sort_unstable_by_key(|&(id, _)| id);
@@ -270,17 +271,34 @@ impl TfIdf {
     }
 
     fn analyzed(&self, tokens: Vec<String>, mut grams: Vec<u64>) -> AnalyzedTitle {
-        // Keys sort as numbers, in place (the order `vectorize` would give).
+        // Keys sort as numbers, in place.
         grams.sort_unstable();
         let chars = self.chars.vectorize_runs(
             grams
                 .chunk_by(|a, b| a == b)
-                .map(|run| (&run[0], run.len())),
+                .map(|run| (self.chars.id(&run[0]), run.len())),
+            grams.len(),
+        );
+        // Words in text order; each distinct word is looked up once, for its vector entry and
+        // for the weight of every token that spells it.
+        let mut order: Vec<usize> = (0..tokens.len()).collect();
+        order.sort_unstable_by(|&a, &b| tokens[a].cmp(&tokens[b]));
+        let mut weights = vec![0f32; tokens.len()];
+        let words = self.words.vectorize_runs(
+            order.chunk_by(|&a, &b| tokens[a] == tokens[b]).map(|run| {
+                let id = self.words.id(&tokens[run[0]]);
+                let w = self.words.idf_of(id);
+                for &t in run {
+                    weights[t] = w;
+                }
+                (id, run.len())
+            }),
+            tokens.len(),
         );
         AnalyzedTitle {
-            words: self.words.vectorize(&tokens),
+            words,
             chars,
-            weights: tokens.iter().map(|t| self.words.weight(t)).collect(),
+            weights,
             tokens,
         }
     }

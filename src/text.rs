@@ -431,20 +431,27 @@ impl TokenFilter for WordList {
         &self.name
     }
 
-    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
-        let mut out = Vec::with_capacity(tokens.len());
-        let mut rest = tokens.into_iter().peekable();
-        while let Some(t) = rest.next() {
-            let phrase = rest
-                .peek()
-                .is_some_and(|next| self.phrases.iter().any(|p| t == p[0] && *next == p[1]));
+    fn apply(&self, mut tokens: Vec<String>) -> Vec<String> {
+        // In place: the tokens kept move to the front, in order.
+        let (mut kept, mut r) = (0, 0);
+        while r < tokens.len() {
+            let phrase = tokens.get(r + 1).is_some_and(|next| {
+                self.phrases
+                    .iter()
+                    .any(|p| tokens[r] == p[0] && *next == p[1])
+            });
             if phrase {
-                rest.next();
-            } else if !self.words.contains(&t) {
-                out.push(t);
+                r += 2;
+                continue;
             }
+            if !self.words.contains(&tokens[r]) {
+                tokens.swap(kept, r);
+                kept += 1;
+            }
+            r += 1;
         }
-        out
+        tokens.truncate(kept);
+        tokens
     }
 }
 
@@ -511,11 +518,13 @@ impl TokenFilter for Lexicon {
         "lexicon"
     }
 
-    fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+    fn apply(&self, mut tokens: Vec<String>) -> Vec<String> {
+        for t in &mut tokens {
+            if let Some(concept) = self.map.get(t) {
+                t.clone_from(concept);
+            }
+        }
         tokens
-            .into_iter()
-            .map(|t| self.map.get(&t).cloned().unwrap_or(t))
-            .collect()
     }
 }
 
