@@ -524,7 +524,9 @@ impl CandidateIndex {
             self.n_docs,
             [self.term_info[0].len(), self.term_info[1].len()],
         );
-        // (bound, kind, term, query weight) of every query term with a posting list.
+        // (order key, kind, term, query weight) of every query term with a posting list. The key
+        // sorts by decreasing bound (positive, so its bits order as the number), then by kind
+        // and term: terms are pushed in that order, so the push index breaks ties.
         let terms = &mut scratch.terms;
         // Posting entries left to read.
         let mut unread = 0usize;
@@ -533,12 +535,14 @@ impl CandidateIndex {
                 scratch.dense[kind][t as usize] = qw;
                 let (max_w, len) = self.term_info[kind][t as usize];
                 if max_w > 0.0 {
-                    terms.push((0.5 * qw * max_w, kind as u8, t, 0.5 * qw));
+                    let bound = 0.5 * qw * max_w;
+                    let key = (u64::from(!bound.to_bits()) << 32) | terms.len() as u64;
+                    terms.push((key, kind as u8, t, 0.5 * qw));
                     unread += len as usize;
                 }
             }
         }
-        terms.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        terms.sort_unstable_by_key(|term| term.0);
         // `reach_after[i]`: the most that terms `i..` can add to any document's score. Per kind of
         // term it is the smaller of two bounds: the query weights times the largest document
         // weights, and (Cauchy-Schwarz, document vectors having unit norm) the norm of the
@@ -547,7 +551,8 @@ impl CandidateIndex {
         reach_after.clear();
         reach_after.resize(terms.len() + 1, 0.0);
         let (mut by_max, mut sq) = ([0f32; 2], [0f32; 2]);
-        for (i, &(bound, kind, _, qw)) in terms.iter().enumerate().rev() {
+        for (i, &(key, kind, _, qw)) in terms.iter().enumerate().rev() {
+            let bound = f32::from_bits(!((key >> 32) as u32));
             by_max[kind as usize] += bound;
             sq[kind as usize] += qw * qw;
             reach_after[i] = (0..2).map(|k| by_max[k].min(sq[k].sqrt())).sum();
@@ -650,7 +655,12 @@ impl CandidateIndex {
             if hits.len() == k && partial + rest + BOUND_SLACK < hits[k - 1].1 {
                 break;
             }
-            let hit = (d as usize, self.score(&scratch.dense, d as usize));
+            // The k best were scored exactly while the search ran; others are scored now.
+            let score = match scratch.scored.iter().find(|s| s.0 == d) {
+                Some(s) => s.1,
+                None => self.score(&scratch.dense, d as usize),
+            };
+            let hit = (d as usize, score);
             let at = hits.partition_point(|h| by_score(h, &hit).is_lt());
             if at < k {
                 hits.insert(at, hit);
@@ -881,7 +891,7 @@ pub struct Scratch {
     /// and one more.
     touched: Vec<u32>,
     n_touched: usize,
-    terms: Vec<(f32, u8, u32, f32)>,
+    terms: Vec<(u64, u8, u32, f32)>,
     reach_after: Vec<f32>,
     /// Documents scored exactly while the search runs, with their scores.
     scored: Vec<(u32, f32)>,
