@@ -51,6 +51,16 @@ fn write_parquet(dir: &Path, file: &str, df: &mut DataFrame) -> PathBuf {
     p
 }
 
+/// Writes `df` as Parquet with its day-number column `date_column` typed as a date.
+fn write_parquet_dated(dir: &Path, file: &str, df: DataFrame, date_column: &str) -> PathBuf {
+    let mut df = df
+        .lazy()
+        .with_column(col(date_column).cast(DataType::Date))
+        .collect()
+        .unwrap();
+    write_parquet(dir, file, &mut df)
+}
+
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
@@ -187,18 +197,14 @@ fn good_catalog_csvs() {
 fn good_parquet_tables() {
     let dir = scratch("good-parquet");
     // Sales: typed Date, integer units, float revenue.
-    let mut df = polars::df!(
+    let df = polars::df!(
         "product_id" => ["p1", "p2"],
         "date" => [d("2024-01-01").0, d("2024-01-03").0],
         "units" => [4i64, 0],
         "revenue" => [Some(8.5f64), None],
     )
-    .unwrap()
-    .lazy()
-    .with_column(col("date").cast(DataType::Date))
-    .collect()
     .unwrap();
-    let p = write_parquet(&dir, "sales.parquet", &mut df);
+    let p = write_parquet_dated(&dir, "sales.parquet", df, "date");
     let (s, _) = sales(&p);
     let s = s.unwrap();
     assert_eq!(s.product_ids().collect::<Vec<_>>(), ["p1", "p2"]);
@@ -225,7 +231,7 @@ fn good_parquet_tables() {
     assert_eq!(c.listed_at, [Some(d("2023-05-06")), None]);
 
     // Catalog: string hashes, typed dates, integer price.
-    let mut df = polars::df!(
+    let df = polars::df!(
         "listing_id" => ["f1", "f2"],
         "title" => ["Mug copy", "Lamp copy"],
         "listed_at" => [d("2024-02-01").0, d("2024-02-02").0],
@@ -233,12 +239,8 @@ fn good_parquet_tables() {
         "image_phash" => ["00000000000000ff", "zz"],
         "origin_country" => ["CN", "TR"],
     )
-    .unwrap()
-    .lazy()
-    .with_column(col("listed_at").cast(DataType::Date))
-    .collect()
     .unwrap();
-    let p = write_parquet(&dir, "catalog.parquet", &mut df);
+    let p = write_parquet_dated(&dir, "catalog.parquet", df, "listed_at");
     let (c, report) = catalog(&p, TableKind::Catalog);
     let c = c.unwrap();
     assert_eq!(c.id, ["f1"]);
@@ -1009,18 +1011,14 @@ fn parquet_catalog_chunks_add_up_to_the_whole_read() {
         dates.push(date);
         sellers.push(seller);
     }
-    let mut df = df!(
+    let df = df!(
         "listing_id" => ids,
         "title" => titles,
         "listed_at" => dates,
         "seller_id" => sellers,
     )
-    .unwrap()
-    .lazy()
-    .with_column(col("listed_at").cast(DataType::Date))
-    .collect()
     .unwrap();
-    let p = write_parquet(&dir, "catalog.parquet", &mut df);
+    let p = write_parquet_dated(&dir, "catalog.parquet", df, "listed_at");
     let mut whole_report = IngestReport::default();
     let whole = read_catalog(&p, TableKind::Catalog, &ColumnMap::new(), &mut whole_report).unwrap();
     assert_eq!(whole_report.tables[0].rows_read, 40);
