@@ -201,9 +201,7 @@ impl<K: Hash + Eq + Ord + Clone + Send + Sync> TermVocab<K> {
 impl TermVocab<String> {
     /// IDF of a term; a term unknown to the vocabulary gets the largest IDF (seen once).
     pub fn weight(&self, term: &str) -> f32 {
-        self.ids
-            .get(term)
-            .map_or(self.unknown_idf, |&id| self.idf[id as usize])
+        self.idf_of(self.ids.get(term).copied())
     }
 }
 
