@@ -6,17 +6,17 @@
 //! `rows_read == accepted + rejected`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
 
 use polars::prelude::{
     col, DataFrame, DataType, Engine, Expr, Float64Chunked, Int32Chunked, Int64Chunked,
     LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, PlanCallback, PolarsError,
-    ScanArgsParquet, ScanSources, StringChunked, UInt64Chunked,
+    ScanArgsParquet, StringChunked, UInt64Chunked,
 };
 use serde::{Deserialize, Serialize};
 
@@ -625,13 +625,13 @@ pub fn read_sales(
 ) -> Result<SalesPanel> {
     let kind = TableKind::Sales;
     let name = kind.name();
-    let (lf, used) = open_table(path, kind, columns)?;
+    let (scan, used) = open_table(path, kind, columns)?;
     let latest = Date::today().add_days(1);
     let mut panel = SalesPanel::default();
     let mut rejected = Vec::new();
     let (mut rows_read, mut filled) = (0, false);
     // Chunk by chunk: the file's columns are never held whole next to the accepted rows.
-    stream_frames(name, path, lf, CHUNK_ROWS, |df| {
+    stream_frames(name, path, scan.frame, CHUNK_ROWS, |df| {
         let table = Table::of_frame(&df, name, &used, latest)?;
         for i in 0..table.height {
             let row = rows_read + i + 1;
@@ -695,8 +695,8 @@ const CHUNK_ROWS: usize = 65_536;
 /// hands `each` the accepted records of every chunk that has any, in file order; rows are
 /// validated as by [`read_catalog`], and `source_row` keeps counting across chunks. Memory is
 /// one chunk read ahead plus the duplicate check (a 16-byte fingerprint and the row number of
-/// each accepted id), whatever the file's size; gzip-compressed CSV is decompressed in memory
-/// first. The first error, from the file or from `each`, stops the read. The [`TableReport`]
+/// each accepted id), whatever the file's size; gzip-compressed CSV is first decompressed to a
+/// temporary file (see [`std::env::temp_dir`]), removed once read. The first error, from the file or from `each`, stops the read. The [`TableReport`]
 /// and the rejected rows are appended to `report` once the whole file has been read.
 pub fn read_catalog_chunks(
     path: &Path,
@@ -716,7 +716,7 @@ pub fn read_catalog_chunks(
         }
     };
     let table = kind.name();
-    let (lf, used) = open_table(path, kind, columns)?;
+    let (scan, used) = open_table(path, kind, columns)?;
     let mut check = CatalogCheck {
         kind,
         id_col,
@@ -726,7 +726,7 @@ pub fn read_catalog_chunks(
         filled: false,
         latest: Date::today().add_days(1),
     };
-    stream_frames(table, path, lf, chunk_rows, |df| {
+    stream_frames(table, path, scan.frame, chunk_rows, |df| {
         let chunk = check.accept(&Table::of_frame(&df, table, &used, check.latest)?);
         if chunk.is_empty() {
             Ok(())
@@ -950,7 +950,9 @@ pub fn read_text_table(
         return Err(empty(table, path));
     }
     let df = guarded(table, path, || {
-        let df = open_csv(table, path, delimiter, quote)?
+        let scan = open_csv(table, path, delimiter, quote)?;
+        let df = scan
+            .frame
             .collect()
             .map_err(|e| polars_failure(table, path, e))?;
         let names: Vec<String> = df
@@ -1095,7 +1097,7 @@ fn open_table(
     path: &Path,
     kind: TableKind,
     columns: &ColumnMap,
-) -> Result<(LazyFrame, Vec<&'static str>)> {
+) -> Result<(Scan, Vec<&'static str>)> {
     validate_column_map(kind, columns)?;
     let table = kind.name();
     let len = check_file(table, path)?;
@@ -1152,9 +1154,12 @@ fn scan_selected(
     kind: TableKind,
     columns: &ColumnMap,
     format: Format,
-) -> Result<(LazyFrame, Vec<&'static str>)> {
+) -> Result<(Scan, Vec<&'static str>)> {
     let table = kind.name();
-    let mut lf = open_scan(table, path, format)?;
+    let Scan {
+        frame: mut lf,
+        decompressed,
+    } = open_scan(table, path, format)?;
     let schema = lf
         .collect_schema()
         .map_err(|e| polars_failure(table, path, e))?;
@@ -1216,44 +1221,76 @@ fn scan_selected(
         exprs.push(expr.alias(logical));
         used.push(logical);
     }
-    Ok((lf.select(exprs), used))
+    let frame = lf.select(exprs);
+    Ok((
+        Scan {
+            frame,
+            decompressed,
+        },
+        used,
+    ))
 }
 
-fn open_scan(table: &str, path: &Path, format: Format) -> Result<LazyFrame> {
+/// A lazy scan of an input file, with the decompressed copy it reads when the file is
+/// gzip-compressed CSV: the copy must outlive the scan and is removed with it.
+struct Scan {
+    frame: LazyFrame,
+    decompressed: Option<TempFile>,
+}
+
+fn open_scan(table: &str, path: &Path, format: Format) -> Result<Scan> {
     match format {
         Format::Parquet => {
             let args = ScanArgsParquet {
                 glob: false,
                 ..Default::default()
             };
-            LazyFrame::scan_parquet(pl_path(table, path)?, args)
-                .map_err(|e| polars_failure(table, path, e))
+            let frame = LazyFrame::scan_parquet(pl_path(table, path)?, args)
+                .map_err(|e| polars_failure(table, path, e))?;
+            Ok(Scan {
+                frame,
+                decompressed: None,
+            })
         }
-        Format::CsvGz => csv_from_bytes(table, path, gunzip(table, path)?, b',', Some(b'"')),
-        Format::Csv => open_csv(table, path, b',', Some(b'"')),
+        Format::CsvGz | Format::Csv => open_csv(table, path, b',', Some(b'"')),
     }
 }
 
-/// Opens a delimited text file lazily, every column as text; gzip is recognised by its
-/// first bytes and decompressed, other compression refused.
-fn open_csv(table: &str, path: &Path, delimiter: u8, quote: Option<u8>) -> Result<LazyFrame> {
+/// Opens a delimited text file lazily, every column as text. Gzip is recognised by its first
+/// bytes (whatever the extension) and decompressed to a temporary file that the scan reads as
+/// it would the plain file, so memory stays bounded whatever the file's size; other
+/// compression is refused.
+fn open_csv(table: &str, path: &Path, delimiter: u8, quote: Option<u8>) -> Result<Scan> {
     let mut magic = [0u8; 4];
     let n = std::fs::File::open(path)
         .and_then(|f| f.take(4).read(&mut magic))
         .map_err(|e| unreadable(table, path, e.to_string()))?;
-    match compression_of(&magic[..n]) {
-        Some("gzip") => csv_from_bytes(table, path, gunzip(table, path)?, delimiter, quote),
-        Some(other) => Err(unreadable(
-            table,
-            path,
-            format!(
-                "the file looks {other}-compressed, which is not supported; decompress it first"
-            ),
-        )),
-        None => text_options(LazyCsvReader::new(pl_path(table, path)?), delimiter, quote)
-            .finish()
-            .map_err(|e| polars_failure(table, path, e)),
-    }
+    let decompressed = match compression_of(&magic[..n]) {
+        Some("gzip") => Some(gunzip(table, path)?),
+        Some(other) => {
+            return Err(unreadable(
+                table,
+                path,
+                format!(
+                    "the file looks {other}-compressed, which is not supported; decompress it first"
+                ),
+            ))
+        }
+        None => None,
+    };
+    let read_from = decompressed.as_ref().map_or(path, |t| t.path.as_path());
+    // Errors name the user's file, not the temporary copy.
+    let frame = text_options(
+        LazyCsvReader::new(pl_path(table, read_from)?),
+        delimiter,
+        quote,
+    )
+    .finish()
+    .map_err(|e| polars_failure(table, path, e))?;
+    Ok(Scan {
+        frame,
+        decompressed,
+    })
 }
 
 /// Runs a reader, turning a panic inside it (the last resort for malformed files polars
@@ -1286,36 +1323,90 @@ fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> Lazy
         .with_missing_is_null(true)
 }
 
-fn csv_from_bytes(
-    table: &str,
-    path: &Path,
-    bytes: Vec<u8>,
-    delimiter: u8,
-    quote: Option<u8>,
-) -> Result<LazyFrame> {
-    if bytes.is_empty() {
+/// A file in the system's temporary directory (`TMPDIR` on Unix), removed when dropped.
+#[derive(Debug)]
+struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    /// Creates a new, empty file whose name no other file has.
+    fn create(suffix: &str) -> std::io::Result<(TempFile, std::fs::File)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir();
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!("crossleak-{}-{n}{suffix}", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => return Ok((TempFile { path }, file)),
+                // Left by an earlier process with the same id: try the next name.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // Nothing to report from a drop: a copy that cannot be removed stays behind.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Decompresses a gzip file (one or more members) to a temporary file, a buffer at a time.
+/// Empty output and output that is compressed again are errors naming `path`.
+fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
+    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+    let (temp, out) = TempFile::create(".csv").map_err(|e| {
+        let dir = std::env::temp_dir();
+        let reason = format!(
+            "cannot create a file in {} to decompress into: {e}",
+            dir.display()
+        );
+        unreadable(table, path, reason)
+    })?;
+    let write_failed = |e: std::io::Error| {
+        let reason = format!(
+            "cannot write the decompressed copy {}: {e}",
+            temp.path.display()
+        );
+        unreadable(table, path, reason)
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut head = [0u8; 4];
+    let mut seen = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(table, path, format!("invalid gzip data: {e}"))),
+        };
+        let take = n.min(head.len() - seen);
+        head[seen..seen + take].copy_from_slice(&buf[..take]);
+        seen += take;
+        out.write_all(&buf[..n]).map_err(write_failed)?;
+    }
+    out.flush().map_err(write_failed)?;
+    drop(out);
+    if seen == 0 {
         return Err(empty(table, path));
     }
-    if let Some(other) = compression_of(&bytes) {
+    if let Some(other) = compression_of(&head[..seen]) {
         return Err(unreadable(
             table,
             path,
             format!("the decompressed data looks {other}-compressed again, which is not supported"),
         ));
     }
-    let sources = ScanSources::Buffers(Arc::from([bytes.into()]));
-    text_options(LazyCsvReader::new_with_sources(sources), delimiter, quote)
-        .finish()
-        .map_err(|e| polars_failure(table, path, e))
-}
-
-fn gunzip(table: &str, path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
-        .read_to_end(&mut out)
-        .map_err(|e| unreadable(table, path, format!("invalid gzip data: {e}")))?;
-    Ok(out)
+    Ok(temp)
 }
 
 /// The compression polars would detect from the first bytes (it only decodes them with a
@@ -1640,6 +1731,41 @@ fn phash(t: &Table, c: &'static str, i: usize) -> Result<Option<u64>, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Gzip (two members, as `cat a.gz b.gz` makes) comes back whole in a temporary file that
+    /// is gone once dropped; gzip holding zstd is refused naming the input file.
+    #[test]
+    fn gzip_is_decompressed_to_a_temporary_file_removed_after_use() {
+        use flate2::{write::GzEncoder, Compression};
+        let gz = |bytes: &[u8]| {
+            let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+            e.write_all(bytes).unwrap();
+            e.finish().unwrap()
+        };
+        let text: Vec<u8> = (0..200_000)
+            .flat_map(|i| format!("L{i},title {i}\n").into_bytes())
+            .collect();
+        let (first, second) = text.split_at(text.len() / 3);
+        let input = TempFile::create(".csv.gz").unwrap().0;
+        std::fs::write(&input.path, [gz(first), gz(second)].concat()).unwrap();
+        let copy = gunzip("catalog", &input.path).unwrap();
+        assert_ne!(copy.path, input.path);
+        assert_eq!(std::fs::read(&copy.path).unwrap(), text);
+        let kept = copy.path.clone();
+        drop(copy);
+        assert!(!kept.exists());
+
+        std::fs::write(&input.path, gz(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0])).unwrap();
+        let err = gunzip("catalog", &input.path).unwrap_err().to_string();
+        assert!(err.contains("zstd-compressed again"), "{err}");
+        assert!(err.contains(&input.path.display().to_string()), "{err}");
+        std::fs::write(&input.path, gz(b"")).unwrap();
+        assert!(gunzip("catalog", &input.path).is_err());
+        let cut = gz(&text);
+        std::fs::write(&input.path, &cut[..cut.len() / 2]).unwrap();
+        let err = gunzip("catalog", &input.path).unwrap_err().to_string();
+        assert!(err.contains("invalid gzip data"), "{err}");
+    }
 
     /// Row numbers come back as pushed, in order, gaps, repeats and all; runs are what is stored.
     #[test]

@@ -8,8 +8,11 @@
 # sparse_dot_topn, rapidfuzz, datasketch), writes the catalogs with
 # `gen_catalogs --seed 7` into $PEERS_DATA (default /tmp/crossleak-peers), then times each tool
 # R times on them: wall time of candidate generation (file reading excluded, vectorisation
-# included), peak RSS of the process (/usr/bin/time), recall@10 against truth.csv. Prints one
-# table of medians and each tool's time as a multiple of crossleak's.
+# included), peak RSS of the process (/usr/bin/time), recall@10 against truth.csv. The runs
+# are interleaved: each round runs every tool once, so a change in the machine's load during
+# the session falls on all tools alike. Prints one table of medians and each tool's time as a
+# multiple of crossleak's: the ratio of the medians, and the median of the ratios taken
+# within each round.
 # rapidfuzz runs only when products x listings <= 1e8 (it scores every pair); datasketch only
 # when listings <= 100000 (one Python LSH query per listing, single-threaded).
 set -euo pipefail
@@ -51,16 +54,16 @@ export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREAD
 results="$(mktemp)"
 rss="$(mktemp)"
 trap 'rm -f "$results" "$rss"' EXIT
-for tool in $tools; do
-    if [ "$tool" = rapidfuzz ] && [ $((products * listings)) -gt 100000000 ]; then
-        echo "{\"tool\": \"rapidfuzz\", \"skipped\": \"products x listings > 1e8\"}" >>"$results"
-        continue
-    fi
-    if [ "$tool" = datasketch ] && [ "$listings" -gt 100000 ]; then
-        echo "{\"tool\": \"datasketch\", \"skipped\": \"listings > 100000\"}" >>"$results"
-        continue
-    fi
-    for run in $(seq "$runs"); do
+for run in $(seq "$runs"); do
+    for tool in $tools; do
+        if [ "$tool" = rapidfuzz ] && [ $((products * listings)) -gt 100000000 ]; then
+            [ "$run" = 1 ] && echo "{\"tool\": \"rapidfuzz\", \"skipped\": \"products x listings > 1e8\"}" >>"$results"
+            continue
+        fi
+        if [ "$tool" = datasketch ] && [ "$listings" -gt 100000 ]; then
+            [ "$run" = 1 ] && echo "{\"tool\": \"datasketch\", \"skipped\": \"listings > 100000\"}" >>"$results"
+            continue
+        fi
         if [ "$tool" = crossleak ]; then
             line="$(/usr/bin/time -f %M -o "$rss" "$bin/link_catalogs" "${files[@]}" \
                 --threads "$threads" --candidates-only | tail -n 1)"
@@ -75,7 +78,8 @@ print(json.dumps({"tool": "crossleak", "seconds": float(kv["seconds"]),
         fi
         echo "$line" | "$py" -c 'import sys, json
 r = json.loads(sys.stdin.read()); r["peak_rss_mb"] = round(int(open(sys.argv[1]).read().split()[-1]) / 1024)
-print(json.dumps(r))' "$rss" | tee -a "$results" >&2
+r["round"] = int(sys.argv[2])
+print(json.dumps(r))' "$rss" "$run" | tee -a "$results" >&2
     done
 done
 
@@ -88,9 +92,16 @@ def med(tool, key):
     xs = [r[key] for r in rows if r["tool"] == tool and key in r]
     return statistics.median(xs) if xs else None
 base = med("crossleak", "seconds")
-print(f"\n{products} products x {listings} listings, {threads} threads, median of {runs} runs")
-print("| tool | seconds | peak RSS MB | recall@10 | listings/s | time vs crossleak |")
-print("|---|---|---|---|---|---|")
+ours = {r["round"]: r["seconds"] for r in rows if r["tool"] == "crossleak" and "seconds" in r}
+def round_ratio(tool):
+    xs = [r["seconds"] / ours[r["round"]] for r in rows
+          if r["tool"] == tool and "seconds" in r and ours.get(r["round"])]
+    return statistics.median(xs) if xs else None
+print(f"\n{products} products x {listings} listings, {threads} threads, median of {runs} "
+      "interleaved rounds")
+print("| tool | seconds | peak RSS MB | recall@10 | listings/s | time vs crossleak "
+      "(ratio of medians) | (median of per-round ratios) |")
+print("|---|---|---|---|---|---|---|")
 for t in tools:
     skip = next((r["skipped"] for r in rows if r["tool"] == t and "skipped" in r), None)
     if skip:
@@ -98,6 +109,8 @@ for t in tools:
         continue
     s = med(t, "seconds")
     ratio = f"{s / base:.1f}x" if base else "-"
+    per_round = round_ratio(t)
+    paired = f"{per_round:.1f}x" if per_round else "-"
     print(f"| {t} | {s:.2f} | {med(t, 'peak_rss_mb'):.0f} | {med(t, 'recall_at_k'):.4f} "
-          f"| {int(listings) / s:,.0f} | {ratio} |")
+          f"| {int(listings) / s:,.0f} | {ratio} | {paired} |")
 PY
