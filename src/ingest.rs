@@ -696,8 +696,9 @@ const CHUNK_ROWS: usize = 65_536;
 /// validated as by [`read_catalog`], and `source_row` keeps counting across chunks. Memory is
 /// one chunk read ahead plus the duplicate check (a 16-byte fingerprint and the row number of
 /// each accepted id), whatever the file's size; gzip-compressed CSV is first decompressed to a
-/// temporary file (see [`std::env::temp_dir`]), removed once read. The first error, from the file or from `each`, stops the read. The [`TableReport`]
-/// and the rejected rows are appended to `report` once the whole file has been read.
+/// temporary file (see [`std::env::temp_dir`]), removed once read. The first error, from the
+/// file or from `each`, stops the read. The [`TableReport`] and the rejected rows are appended
+/// to `report` once the whole file has been read.
 pub fn read_catalog_chunks(
     path: &Path,
     kind: TableKind,
@@ -1363,7 +1364,7 @@ impl Drop for TempFile {
 fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
     let file = std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
     let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    let (temp, out) = TempFile::create(".csv").map_err(|e| {
+    let (temp, mut out) = TempFile::create(".csv").map_err(|e| {
         let dir = std::env::temp_dir();
         let reason = format!(
             "cannot create a file in {} to decompress into: {e}",
@@ -1378,7 +1379,6 @@ fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
         );
         unreadable(table, path, reason)
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let mut head = [0u8; 4];
     let mut seen = 0;
     let mut buf = vec![0u8; 1 << 20];
@@ -1392,9 +1392,9 @@ fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
         let take = n.min(head.len() - seen);
         head[seen..seen + take].copy_from_slice(&buf[..take]);
         seen += take;
+        // Whole buffers go straight to the file: no second buffer in between.
         out.write_all(&buf[..n]).map_err(write_failed)?;
     }
-    out.flush().map_err(write_failed)?;
     drop(out);
     if seen == 0 {
         return Err(empty(table, path));
