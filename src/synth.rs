@@ -3,7 +3,11 @@
 //! A world is a home marketplace (product titles from the Tokopedia PRDECT-ID dataset, daily
 //! demand built on real Complete Journey grocery curves) in which a share of products become
 //! bestsellers on a planted onset day, plus a foreign catalog whose sellers are of three
-//! hidden kinds:
+//! hidden kinds. A bestseller's expected demand ramps over 3–10 days to 6–20 times its own
+//! pre-onset level (the larger of its mean over the 8 weeks before the onset and over every
+//! day before it) and stays at least 5 times that level to the end, whatever its own curve does
+//! meanwhile: the planted onsets are rises of the kind the trend stage is asked to find. The
+//! foreign sellers are:
 //!
 //! * **followers** watch the home bestseller charts and list copies of 8–16 bestsellers
 //!   7–56 days after each one's onset (the leakage pattern crossleak must find), plus a few
@@ -188,7 +192,8 @@ pub struct Listing {
 /// Kind of a planted demand event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EventKind {
-    /// Bestseller onset: ramp to 6–20x, staying at >= 5x.
+    /// Bestseller onset: expected demand ramps to 6–20x the product's pre-onset level and stays
+    /// at >= 5x it (the own curve's later ups and downs never pull it below that).
     Bestseller,
     /// Promotion spike of 2–5x for 3–14 days.
     Promotion,
@@ -1453,6 +1458,8 @@ fn simulate_sales(
     let drift_phase = r.gen_range(0.0..std::f64::consts::TAU);
     let trend = r.gen_range(-0.15..0.15);
     let mut mult = vec![1.0f64; days as usize];
+    // Bestsellers: multiple of the pre-onset level the expected demand is held at (0: none).
+    let mut rise = vec![0.0f64; days as usize];
     let mut events = Vec::new();
     let day = |d: i32| start.add_days(d);
     let ev = |kind, s: i32, e: i32, factor| Event {
@@ -1475,7 +1482,7 @@ fn simulate_sales(
             };
             for t in onset..days {
                 let k = (t - onset) as f64;
-                mult[t as usize] = if t - onset < ramp {
+                rise[t as usize] = if t - onset < ramp {
                     1.0 + (peak - 1.0) * (k + 1.0) / ramp as f64
                 } else {
                     (peak * (-decay * (k - ramp as f64)).exp()).max(5.0)
@@ -1527,14 +1534,39 @@ fn simulate_sales(
         events.push(ev(EventKind::Stockout, s, e, 0.0));
     }
     events.sort_by_key(|e| (e.start, e.kind));
-    let mut rows = Vec::new();
-    for t in 0..days {
+    let weekly =
+        |t: i32| 1.0 + wk_amp * (std::f64::consts::TAU * (t as f64 + wk_phase) / 7.0).cos();
+    // Expected demand of the product's own curve, before planted events.
+    let level = |t: i32| {
         let c = curve[(t + shift).rem_euclid(clen) as usize];
-        let weekly = 1.0 + wk_amp * (std::f64::consts::TAU * (t as f64 + wk_phase) / 7.0).cos();
         let drift = (1.0
             + drift_amp * (std::f64::consts::TAU * t as f64 / 365.0 + drift_phase).sin())
             * (1.0 + trend * t as f64 / days as f64);
-        let lambda = base * c * weekly * drift * mult[t as usize];
+        base * c * weekly(t) * drift
+    };
+    // A rise is planted relative to what the product sold before it: the larger of its mean
+    // expected demand over the 8 weeks before the onset and over every day before the onset, so
+    // that neither a recent dip nor a drifting curve makes the realised rise smaller than planted.
+    let pre_level = match plan {
+        Plan::Bestseller(onset) if onset > 0 => {
+            let mean = |from: i32| (from..onset).map(level).sum::<f64>() / (onset - from) as f64;
+            mean((onset - 56).max(0)).max(mean(0))
+        }
+        _ => 0.0,
+    };
+    let mut rows = Vec::new();
+    for t in 0..days {
+        let own = level(t);
+        // After the onset: the own curve plus the rise's extra demand over the pre-onset level,
+        // and never less than the rise times that level, with the product's weekly cycle.
+        let m = rise[t as usize];
+        let planted = if m > 0.0 {
+            let pre = pre_level * weekly(t);
+            (own + (m - 1.0) * pre).max(m * pre)
+        } else {
+            own
+        };
+        let lambda = planted * mult[t as usize];
         let noise = (0.15 * normal(r) - 0.011).exp();
         let u = poisson(r, lambda * noise);
         if u > 0.0 {

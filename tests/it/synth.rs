@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use crossleak::synth::{generate, SellerKind, SynthParams, World, ALERT_LAG};
 use crossleak::Error;
@@ -189,27 +188,36 @@ fn truth_is_consistent() {
 
 #[test]
 fn bestsellers_rise_and_stay_up() {
-    let w = generate(&small(9)).unwrap();
-    let start = w.params.start;
-    for (p, onset) in &w.onsets {
-        let o = start.days_until(*onset);
-        let (mut before, mut after) = (0.0, 0.0);
+    // The rise is planted over the product's own pre-onset level, so the realised weekly sales
+    // after the ramp stay several-fold above the weeks before, whatever the curve does. (A
+    // factor multiplied onto a falling curve realises under 3x on some of these products.)
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut lowest = f64::INFINITY;
+    for seed in 9..25 {
+        let w = generate(&small(seed)).unwrap();
+        let start = w.params.start;
+        let mut daily: BTreeMap<usize, Vec<f64>> = (w.onsets.iter())
+            .map(|&(p, _)| (p, vec![0.0; w.params.days as usize]))
+            .collect();
         for i in 0..w.sales.len() {
-            if w.sales.product[i] as usize != *p {
-                continue;
-            }
-            let d = start.days_until(w.sales.date[i]);
-            if (o - 56..o).contains(&d) {
-                before += w.sales.units[i];
-            } else if (o + 14..o + 70).contains(&d) {
-                after += w.sales.units[i];
+            if let Some(d) = daily.get_mut(&(w.sales.product[i] as usize)) {
+                d[start.days_until(w.sales.date[i]) as usize] += w.sales.units[i];
             }
         }
-        assert!(
-            after > 3.0 * before.max(1.0),
-            "product {p}: {before} -> {after}"
-        );
+        for (p, onset) in &w.onsets {
+            let o = start.days_until(*onset);
+            let daily = &daily[p];
+            let week = |from: i32| (from..from + 7).map(|d| daily[d as usize]).sum::<f64>();
+            let before = median((1..=8).map(|k| week(o - 7 * k)).collect());
+            let after = median((0..8).map(|k| week(o + 14 + 7 * k)).collect());
+            let ratio = after / before.max(1.0);
+            lowest = lowest.min(ratio);
+        }
     }
+    assert!(lowest >= 4.0, "lowest realised rise {lowest}");
 }
 
 #[test]
@@ -224,11 +232,10 @@ fn no_followers_means_no_follower_sellers() {
 }
 
 #[test]
-fn small_world_is_quick() {
-    let t = Instant::now();
+fn small_world_has_the_products_asked_for() {
     let w = generate(&small(8)).unwrap();
     assert_eq!(w.products.len(), 200);
-    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+    check_truth(&w);
 }
 
 #[test]
