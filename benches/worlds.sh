@@ -20,4 +20,13 @@ for followers in 6 0; do
     onsets=$(grep -E '^onsets' <<<"$out" | sed 's/^onsets: //')
     echo "followers=$followers seed=$seed flagged=$flagged flagged_categories=$categories onsets($onsets) $(tail -n 1 <<<"$out")"
   done
-done
+done | tee "$tmp/lines"
+# Alerts pooled over the worlds with followers, and how many of them reach 0.9 on both sides.
+awk '/^followers=6/ {
+  for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  tp += v["tp"]; fp += v["fp"]; fn += v["fn"]; n++
+  if (v["tp"] >= 0.9 * (v["tp"] + v["fp"]) && v["tp"] >= 0.9 * (v["tp"] + v["fn"])) both++
+} END {
+  printf "pooled over %d worlds with followers: alerts precision=%.3f recall=%.3f (tp=%d fp=%d fn=%d); both >= 0.9 in %d worlds\n",
+    n, tp / (tp + fp), tp / (tp + fn), tp, fp, fn, both
+}' "$tmp/lines"

@@ -244,7 +244,7 @@ fn score(report: &Report, alerts: &Path, sellers: &Path) -> crossleak::Result<St
         .map(|f| f.seller_id.clone());
     let s = score_sets(flagged, followers);
     Ok(format!(
-        "alerts: precision={:.3} recall={:.3} f1={:.3} sellers: precision={:.3} recall={:.3}",
-        a.precision, a.recall, a.f1, s.precision, s.recall
+        "alerts: precision={:.3} recall={:.3} f1={:.3} tp={} fp={} fn={} sellers: precision={:.3} recall={:.3}",
+        a.precision, a.recall, a.f1, a.tp, a.fp, a.fn_, s.precision, s.recall
     ))
 }
