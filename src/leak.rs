@@ -61,6 +61,11 @@ pub struct LeakParams {
     pub min_follow_listings: usize,
     /// Permutations of the onsets per seller or category (default 9999).
     pub permutations: usize,
+    /// Most permutations for a group whose statistic fewer than 10 of the first
+    /// `permutations` draws reach: its test continues to the draws that let
+    /// Benjamini-Hochberg over the tested groups reach `alpha` (10 m / alpha for m groups), at
+    /// most this many (default 1,000,000).
+    pub max_permutations: usize,
     /// Seed of the permutations (default 0).
     pub seed: u64,
     /// Minimum bestsellers in a stratum of comparable products; smaller cells pool into a
@@ -80,6 +85,7 @@ impl Default for LeakParams {
             min_lift: 1.5,
             min_follow_listings: 3,
             permutations: 9999,
+            max_permutations: 1_000_000,
             seed: 0,
             min_stratum: 10,
             min_controls: 30,
@@ -125,6 +131,13 @@ impl LeakParams {
             1e7,
             "99..=10000000",
         )?;
+        if self.max_permutations < self.permutations || self.max_permutations > 100_000_000 {
+            return Err(Error::Param {
+                name: "leak.max_permutations".into(),
+                value: self.max_permutations.to_string(),
+                expected: format!("permutations ({})..=100000000", self.permutations),
+            });
+        }
         check_range(
             "leak.min_stratum",
             self.min_stratum as f64,
@@ -399,7 +412,12 @@ pub struct FollowStats {
     /// Permutation p-value of the recency statistic, onsets shuffled among comparable
     /// bestsellers.
     pub p_value: f64,
-    /// Benjamini-Hochberg q-value over the groups of the same kind (sellers or categories).
+    /// Permutation draws behind `p_value`: `permutations`, or more when few draws reached the
+    /// observed statistic (0 when there was nothing to test).
+    pub permutations: usize,
+    /// Benjamini-Hochberg q-value over the tested groups of the same kind (sellers or
+    /// categories): those with at least `min_follow_listings` bestseller copies. 1 for the
+    /// others, which cannot be flagged.
     pub q_value: f64,
     /// `q_value < alpha`, `lift >= min_lift` and `follow_listings >= min_follow_listings`.
     pub flagged: bool,
@@ -624,12 +642,19 @@ struct NullModel<'a> {
 }
 
 impl NullModel<'_> {
-    /// Permutation p-value of the recency statistic: the copied bestsellers of each stratum get
-    /// distinct onsets drawn from that stratum's onsets (a random permutation of the stratum's
-    /// onsets, restricted to the products in the group).
-    fn p_value(&self, copies: &[Copy], observed: f64, seed: u64) -> f64 {
+    /// Permutation p-value of the recency statistic and the draws behind it: the copied
+    /// bestsellers of each stratum get distinct onsets drawn from that stratum's onsets (a
+    /// random permutation of the stratum's onsets, restricted to the products in the group).
+    ///
+    /// After `permutations` draws, a statistic that fewer than [`EXTEND_BELOW`] (10) draws
+    /// reached continues, on the same stream, to `extended` draws in all. The p-value stays
+    /// valid: one under `11 / (1 + permutations)` can only come from the longer run, itself a
+    /// valid test, and whenever the run is extended the first run's p-value was already at most
+    /// `10 / (1 + permutations)`, so no larger level is reached more often than by the first
+    /// run alone.
+    fn p_value(&self, copies: &[Copy], observed: f64, seed: u64, extended: usize) -> (f64, usize) {
         if copies.is_empty() || observed <= 0.0 {
-            return 1.0;
+            return (1.0, 0);
         }
         // Products in first-copy order with their copy dates, grouped by stratum.
         let mut products: BTreeMap<usize, Vec<i32>> = BTreeMap::new();
@@ -645,9 +670,7 @@ impl NullModel<'_> {
             .map(|(s, products)| (self.onsets[s].clone(), products))
             .collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let draws = self.params.permutations;
-        let mut at_least = 0usize;
-        for _ in 0..draws {
+        let mut reaches = || {
             let mut t = 0.0;
             for (pool, products) in groups.iter_mut() {
                 // Partial Fisher-Yates: the first k entries become a uniform random ordered
@@ -662,14 +685,18 @@ impl NullModel<'_> {
                         .sum::<f64>();
                 }
             }
-            if t >= observed - 1e-9 {
-                at_least += 1;
-            }
+            t >= observed - 1e-9
+        };
+        let mut draws = self.params.permutations;
+        let mut at_least = (0..draws).filter(|_| reaches()).count();
+        if at_least < EXTEND_BELOW && extended > draws {
+            at_least += (draws..extended).filter(|_| reaches()).count();
+            draws = extended;
         }
-        (1 + at_least) as f64 / (1 + draws) as f64
+        ((1 + at_least) as f64 / (1 + draws) as f64, draws)
     }
 
-    fn stats(&self, listings: usize, copies: &[Copy], seed: u64) -> FollowStats {
+    fn stats(&self, listings: usize, copies: &[Copy], seed: u64, extended: usize) -> FollowStats {
         let mut lags: Vec<i32> = copies
             .iter()
             .filter(|c| self.params.follows(c.lag))
@@ -677,10 +704,11 @@ impl NullModel<'_> {
             .collect();
         lags.sort_unstable();
         let follows = lags.len();
-        let expected: f64 = copies
+        // Folded from +0 (an empty `sum` of floats is -0, which would be written as "-0.0").
+        let expected = copies
             .iter()
             .map(|c| self.follow_probability[c.product])
-            .sum();
+            .fold(0.0, |a, b| a + b);
         let n = listings.max(1) as f64;
         let lift = ratio(follows as f64, expected);
         // The copies' rates may share a control pool: summing their errors bounds the error of
@@ -691,6 +719,7 @@ impl NullModel<'_> {
             .sum();
         let (lift_low, lift_high) = lift_interval(follows, expected, expected_se, 0.05);
         let observed: f64 = copies.iter().map(|c| self.params.recency(c.lag)).sum();
+        let (p_value, permutations) = self.p_value(copies, observed, seed, extended);
         debug_assert!(copies.iter().all(|c| self.onset[c.product].is_some()));
         FollowStats {
             listings,
@@ -703,7 +732,8 @@ impl NullModel<'_> {
             lift,
             lift_low,
             lift_high,
-            p_value: self.p_value(copies, observed, seed),
+            p_value,
+            permutations,
             q_value: 1.0,
             flagged: false,
             median_lag_days: (!lags.is_empty()).then(|| f64::from(lags[lags.len() / 2])),
@@ -735,9 +765,33 @@ fn group_seed(seed: u64, kind: u64, i: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A group's test continues past `permutations` draws when fewer than this many reach its
+/// statistic.
+const EXTEND_BELOW: usize = 10;
+
+/// Draws for a group whose statistic few draws reach, among `m` tested groups: enough that a
+/// p-value can fall to a tenth of the Benjamini-Hochberg threshold of the first rank,
+/// `alpha / m`, within `max_permutations`.
+fn extended_draws(m: usize, params: &LeakParams) -> usize {
+    let needed = (10.0 * m as f64 / params.alpha).ceil() as usize;
+    needed
+        .saturating_sub(1)
+        .min(params.max_permutations)
+        .max(params.permutations)
+}
+
+/// Benjamini-Hochberg over the tested groups; q = 1 for the others.
 fn flag(stats: &mut [&mut FollowStats], params: &LeakParams) {
-    let q = benjamini_hochberg(&stats.iter().map(|f| f.p_value).collect::<Vec<_>>());
-    for (f, q) in stats.iter_mut().zip(q) {
+    let tested: Vec<usize> = (0..stats.len())
+        .filter(|&i| params.tests(stats[i].bestseller_copies))
+        .collect();
+    let q = benjamini_hochberg(&tested.iter().map(|&i| stats[i].p_value).collect::<Vec<_>>());
+    for f in stats.iter_mut() {
+        f.q_value = 1.0;
+        f.flagged = false;
+    }
+    for (&i, q) in tested.iter().zip(q) {
+        let f = &mut stats[i];
         f.q_value = q;
         f.flagged = q < params.alpha
             && f.lift >= params.min_lift
@@ -862,12 +916,17 @@ pub fn evidence(
         }
     }
     let by_seller: Vec<(&str, (usize, Vec<Copy>))> = by_seller.into_iter().collect();
+    let m = by_seller
+        .iter()
+        .filter(|(_, (_, c))| params.tests(c.len()))
+        .count();
+    let extended = extended_draws(m, params);
     let mut sellers: Vec<SellerFinding> = by_seller
         .par_iter()
         .enumerate()
         .map(|(i, (seller, (listings, copies)))| SellerFinding {
             seller_id: seller.to_string(),
-            stats: null.stats(*listings, copies, group_seed(params.seed, 1, i)),
+            stats: null.stats(*listings, copies, group_seed(params.seed, 1, i), extended),
         })
         .collect();
     flag(
@@ -893,12 +952,17 @@ pub fn evidence(
         .into_iter()
         .filter(|(_, (_, copies))| !copies.is_empty())
         .collect();
+    let m = by_category
+        .iter()
+        .filter(|(_, (_, c))| params.tests(c.len()))
+        .count();
+    let extended = extended_draws(m, params);
     let mut categories: Vec<CategoryFinding> = by_category
         .par_iter()
         .enumerate()
         .map(|(i, (category, (listings, copies)))| CategoryFinding {
             category: category.clone(),
-            stats: null.stats(*listings, copies, group_seed(params.seed, 2, i)),
+            stats: null.stats(*listings, copies, group_seed(params.seed, 2, i), extended),
         })
         .collect();
     flag(
@@ -917,6 +981,15 @@ pub fn evidence(
 }
 
 impl LeakParams {
+    /// True when a group (seller or category) with this many bestseller copies is tested and
+    /// counts in the Benjamini-Hochberg correction: with fewer copies than
+    /// `min_follow_listings` (and at least one) it can never be flagged. The copy count does not
+    /// change when onsets are permuted, so leaving such groups out of the correction keeps the
+    /// false discovery rate controlled (independent filtering).
+    pub fn tests(&self, bestseller_copies: usize) -> bool {
+        bestseller_copies >= self.min_follow_listings.max(1)
+    }
+
     /// True when a lag falls in the follow window.
     pub fn follows(&self, lag: i32) -> bool {
         (self.min_lag_days..=self.max_lag_days).contains(&lag)
@@ -1301,6 +1374,61 @@ mod tests {
             },
         );
         assert_eq!(other.sellers[0].stats.follow_listings, 10);
+    }
+
+    #[test]
+    fn few_reaching_draws_extend_the_test_on_the_same_stream() {
+        let t = toy();
+        let params = LeakParams {
+            max_lag_days: 60,
+            permutations: 99,
+            min_stratum: 5,
+            min_controls: 5,
+            ..LeakParams::default()
+        };
+        // Two tested sellers: 10 * 2 / 0.05 = 400 draws let a p-value reach a tenth of the first
+        // rank's threshold.
+        let e = run(&t, &params);
+        let (f, o) = (&e.sellers[0].stats, &e.sellers[1].stats);
+        assert_eq!((f.permutations, o.permutations), (399, 99), "{f:?} {o:?}");
+        assert!(f.p_value < 1.0 / 100.0, "{f:?}");
+        assert!(o.p_value > 10.0 / 100.0, "{o:?}");
+        // Capped by max_permutations, and never below permutations.
+        let capped = run(
+            &t,
+            &LeakParams {
+                max_permutations: 200,
+                ..params.clone()
+            },
+        );
+        assert_eq!(capped.sellers[0].stats.permutations, 200);
+        assert_eq!(extended_draws(1, &LeakParams::default()), 9999);
+        assert_eq!(extended_draws(869, &LeakParams::default()), 173_799);
+        assert_eq!(extended_draws(1_000_000, &LeakParams::default()), 1_000_000);
+    }
+
+    #[test]
+    fn groups_that_cannot_be_flagged_are_left_out_of_the_correction() {
+        let params = LeakParams::default();
+        let group = |copies: usize, p_value: f64| FollowStats {
+            bestseller_copies: copies,
+            follow_listings: copies,
+            lift: 3.0,
+            p_value,
+            ..FollowStats::default()
+        };
+        let mut stats = [
+            group(5, 0.02),
+            group(2, 0.001),
+            group(0, 1.0),
+            group(3, 0.04),
+        ];
+        flag(&mut stats.iter_mut().collect::<Vec<_>>(), &params);
+        // Two tested groups: q = 0.02 * 2 / 1 and 0.04 * 2 / 2; the others are at 1.
+        let q: Vec<f64> = stats.iter().map(|s| s.q_value).collect();
+        assert_eq!(q, vec![0.04, 1.0, 1.0, 0.04]);
+        let flagged: Vec<bool> = stats.iter().map(|s| s.flagged).collect();
+        assert_eq!(flagged, vec![true, false, false, true]);
     }
 
     #[test]

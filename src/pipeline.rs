@@ -346,6 +346,22 @@ impl Report {
     pub fn html(&self) -> Result<String> {
         let s = &self.summary;
         let row = |k: &str, v: String| (k.to_string(), v);
+        let leak = &self.params.leak;
+        let tested = (self.sellers.iter())
+            .filter(|f| leak.tests(f.stats.bestseller_copies))
+            .count();
+        let most = (self.sellers.iter())
+            .map(|f| f.stats.permutations)
+            .max()
+            .unwrap_or(0);
+        let permutations = if most > leak.permutations {
+            format!(
+                "{}; {most} where fewer than 10 draws reached the observed statistic",
+                leak.permutations
+            )
+        } else {
+            leak.permutations.to_string()
+        };
         let summary = [
             row("home products", s.products.to_string()),
             row("sales rows", s.sales_rows.to_string()),
@@ -374,9 +390,10 @@ impl Report {
                 self.params.leak.alpha.to_string(),
             ),
             row(
-                "permutations per seller",
-                self.params.leak.permutations.to_string(),
+                "sellers tested (enough bestseller copies to be flagged)",
+                format!("{} of {}", tested, s.sellers),
             ),
+            row("permutations per seller", permutations),
         ];
         let params_json = serde_json::to_string_pretty(&self.params)?;
         report::html::render(&HtmlReport {

@@ -382,7 +382,7 @@ pub fn render(r: &HtmlReport<'_>) -> Result<String> {
     }
     let _ = writeln!(
         w,
-        "</table><p class=\"note\">A copy <em>follows</em> a bestseller when it is listed {}..={} days after the onset; copies listed on or before the onset are pre-existing and never alerts. A seller's expected follows come from the control group: copies of comparable non-bestsellers (same category, price and age tercile) listed in the same windows. The p-value is a permutation test that shuffles onsets among comparable bestsellers; q-values are Benjamini-Hochberg adjusted over all sellers; the lift interval is the exact Poisson interval on the follows divided by the expected follows.</p></section>",
+        "</table><p class=\"note\">A copy <em>follows</em> a bestseller when it is listed {}..={} days after the onset; copies listed on or before the onset are pre-existing and never alerts. A seller's expected follows come from the control group: copies of comparable non-bestsellers (same category, price and age tercile) listed in the same windows. The p-value is a permutation test that shuffles onsets among comparable bestsellers; q-values are Benjamini-Hochberg adjusted over the sellers tested (those with enough bestseller copies to be flagged; the others have q = 1); the lift interval combines the exact Poisson interval on the follows with the sampling error of the expected follows.</p></section>",
         r.window.0, r.window.1
     );
 

@@ -65,6 +65,10 @@ fn timing_classes_statistics_and_controls_are_consistent() {
         if s.bestseller_copies > 0 {
             assert!(s.expected_follows > 0.0);
             assert!(s.lift_low <= s.lift && s.lift <= s.lift_high, "{s:?}");
+        } else {
+            // Written as 0, not -0, in the tables and report.json.
+            assert_eq!(s.expected_follows.to_bits(), 0, "{s:?}");
+            assert_eq!(s.expected_rate.to_bits(), 0, "{s:?}");
         }
         if s.flagged {
             assert!(s.q_value < r.params.leak.alpha && s.lift >= r.params.leak.min_lift);
