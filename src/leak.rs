@@ -647,11 +647,12 @@ impl NullModel<'_> {
     /// random permutation of the stratum's onsets, restricted to the products in the group).
     ///
     /// After `permutations` draws, a statistic that fewer than [`EXTEND_BELOW`] (10) draws
-    /// reached continues, on the same stream, to `extended` draws in all. The p-value stays
+    /// reached continues, on the same stream, until 10 draws have reached it (p = 10 / draws,
+    /// Besag and Clifford's sequential p-value) or `extended` draws are done. The p-value stays
     /// valid: one under `11 / (1 + permutations)` can only come from the longer run, itself a
-    /// valid test, and whenever the run is extended the first run's p-value was already at most
-    /// `10 / (1 + permutations)`, so no larger level is reached more often than by the first
-    /// run alone.
+    /// valid sequential test, and whenever the run is extended the first run's p-value was
+    /// already at most `10 / (1 + permutations)`, so no larger level is reached more often than
+    /// by the first run alone.
     fn p_value(&self, copies: &[Copy], observed: f64, seed: u64, extended: usize) -> (f64, usize) {
         if copies.is_empty() || observed <= 0.0 {
             return (1.0, 0);
@@ -689,9 +690,18 @@ impl NullModel<'_> {
         };
         let mut draws = self.params.permutations;
         let mut at_least = (0..draws).filter(|_| reaches()).count();
-        if at_least < EXTEND_BELOW && extended > draws {
-            at_least += (draws..extended).filter(|_| reaches()).count();
-            draws = extended;
+        if at_least < EXTEND_BELOW {
+            // Besag and Clifford's sequential test: stop as soon as EXTEND_BELOW draws have
+            // reached the statistic, with p = EXTEND_BELOW / draws.
+            while draws < extended {
+                draws += 1;
+                if reaches() {
+                    at_least += 1;
+                    if at_least == EXTEND_BELOW {
+                        return (at_least as f64 / draws as f64, draws);
+                    }
+                }
+            }
         }
         ((1 + at_least) as f64 / (1 + draws) as f64, draws)
     }
@@ -1402,6 +1412,30 @@ mod tests {
             },
         );
         assert_eq!(capped.sellers[0].stats.permutations, 200);
+        // A weaker follower (five copies 40 days after the onsets) stops as soon as 10 draws
+        // reach its statistic (Besag-Clifford); a strong one runs to 10 * 3 / 0.001 draws.
+        let mut t = toy();
+        for p in 0..5 {
+            let i = t.ids.len();
+            t.ids.push(format!("L{i}"));
+            t.sellers.push(Some("P".to_string()));
+            t.dates.push(Date(100 + 17 * p as i32 + 40));
+            t.matches.push(MatchedListing {
+                listing: i,
+                product: p,
+                probability: 0.9,
+                evidence: MatchEvidence::default(),
+            });
+        }
+        let strict = LeakParams {
+            alpha: 0.001,
+            ..params.clone()
+        };
+        let e = run(&t, &strict);
+        let (f, w) = (&e.sellers[0].stats, &e.sellers[2].stats);
+        assert_eq!(f.permutations, 29_999, "{f:?}");
+        assert!(w.permutations > 99 && w.permutations < 29_999, "{w:?}");
+        assert_eq!(w.p_value, 10.0 / w.permutations as f64);
         assert_eq!(extended_draws(1, &LeakParams::default()), 9999);
         assert_eq!(extended_draws(869, &LeakParams::default()), 173_799);
         assert_eq!(extended_draws(1_000_000, &LeakParams::default()), 1_000_000);
