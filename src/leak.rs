@@ -62,9 +62,10 @@ pub struct LeakParams {
     /// Permutations of the onsets per seller or category (default 9999).
     pub permutations: usize,
     /// Most permutations for a group whose statistic fewer than 10 of the first
-    /// `permutations` draws reach: its test continues to the draws that let
-    /// Benjamini-Hochberg over the tested groups reach `alpha` (10 m / alpha for m groups), at
-    /// most this many (default 1,000,000).
+    /// `permutations` draws reach: its test continues until 10 draws have reached it, or until
+    /// a p-value could fall to a tenth of Benjamini-Hochberg's first threshold (10 m / alpha
+    /// draws for m tested groups), at most this many (default 1,000,000; at most `permutations`
+    /// turns the continuation off).
     pub max_permutations: usize,
     /// Seed of the permutations (default 0).
     pub seed: u64,
@@ -131,13 +132,13 @@ impl LeakParams {
             1e7,
             "99..=10000000",
         )?;
-        if self.max_permutations < self.permutations || self.max_permutations > 100_000_000 {
-            return Err(Error::Param {
-                name: "leak.max_permutations".into(),
-                value: self.max_permutations.to_string(),
-                expected: format!("permutations ({})..=100000000", self.permutations),
-            });
-        }
+        check_range(
+            "leak.max_permutations",
+            self.max_permutations as f64,
+            0.0,
+            1e8,
+            "0..=100000000",
+        )?;
         check_range(
             "leak.min_stratum",
             self.min_stratum as f64,

@@ -356,7 +356,7 @@ impl Report {
             .unwrap_or(0);
         let permutations = if most > leak.permutations {
             format!(
-                "{}; {most} where fewer than 10 draws reached the observed statistic",
+                "{}; up to {most} where fewer than 10 of those reached the observed statistic",
                 leak.permutations
             )
         } else {

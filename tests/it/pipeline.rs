@@ -523,6 +523,13 @@ fn config_loads_partially_and_names_bad_keys_and_ranges() {
         err.contains("leak.alpha") && err.contains("0 < alpha < 1"),
         "{err}"
     );
+    std::fs::write(
+        &range,
+        r#"{"params": {"leak": {"max_permutations": 1000000000}}}"#,
+    )
+    .unwrap();
+    let err = Config::load(&range).unwrap_err().to_string();
+    assert!(err.contains("leak.max_permutations"), "{err}");
     std::fs::write(&range, r#"{"params": {"match": {"fit_listings": 10}}}"#).unwrap();
     let err = Config::load(&range).unwrap_err().to_string();
     assert!(
