@@ -1337,16 +1337,21 @@ mod tests {
         )
     }
 
-    #[test]
-    fn follower_is_flagged_organic_is_not_and_threads_do_not_matter() {
-        let t = toy();
-        let params = LeakParams {
+    /// Parameters sized for [`toy`]: a 60-day window and small strata.
+    fn toy_params(permutations: usize) -> LeakParams {
+        LeakParams {
             max_lag_days: 60,
-            permutations: 999,
+            permutations,
             min_stratum: 5,
             min_controls: 5,
             ..LeakParams::default()
-        };
+        }
+    }
+
+    #[test]
+    fn follower_is_flagged_organic_is_not_and_threads_do_not_matter() {
+        let t = toy();
+        let params = toy_params(999);
         let e = run(&t, &params);
         let (f, o) = (&e.sellers[0], &e.sellers[1]);
         assert_eq!((f.seller_id.as_str(), o.seller_id.as_str()), ("F", "O"));
@@ -1390,13 +1395,7 @@ mod tests {
     #[test]
     fn few_reaching_draws_extend_the_test_on_the_same_stream() {
         let t = toy();
-        let params = LeakParams {
-            max_lag_days: 60,
-            permutations: 99,
-            min_stratum: 5,
-            min_controls: 5,
-            ..LeakParams::default()
-        };
+        let params = toy_params(99);
         // Two tested sellers: 10 * 2 / 0.05 = 400 draws let a p-value reach a tenth of the first
         // rank's threshold.
         let e = run(&t, &params);
