@@ -72,6 +72,31 @@ impl Date {
         Date::from_ymd(y as i32, m, d)
     }
 
+    /// Parses the day of an ISO date or date-time: `YYYY-MM-DD`, or that followed by `T` or a
+    /// space and a time `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff`, with an optional `Z` or offset
+    /// (`+07:00`, `-0500`). The day is the date as written: no time zone is converted, so a
+    /// sale is counted on the local day of the record. `None` for anything else.
+    ///
+    /// ```
+    /// use crossleak::Date;
+    /// let day = Date::parse("2024-03-01");
+    /// assert_eq!(Date::parse_day("2024-03-01 16:16:00"), day);
+    /// assert_eq!(Date::parse_day("2024-03-01T23:30:00.250-05:00"), day);
+    /// assert_eq!(Date::parse_day("2024-03-01T08:15Z"), day);
+    /// assert!(Date::parse_day("2024-03-01 25:00").is_none());
+    /// assert!(Date::parse_day("2024-03-01 noon").is_none());
+    /// ```
+    pub fn parse_day(s: &str) -> Option<Date> {
+        let s = s.trim();
+        match s.as_bytes().get(10) {
+            None => Date::parse(s),
+            Some(b'T' | b' ') if s.is_char_boundary(10) && is_time(&s[11..]) => {
+                Date::parse(&s[..10])
+            }
+            Some(_) => None,
+        }
+    }
+
     /// Today's date in UTC, from the system clock (1970-01-01 if the clock is before it).
     pub fn today() -> Date {
         let secs = std::time::SystemTime::now()
@@ -122,6 +147,40 @@ impl<'de> Deserialize<'de> for Date {
     }
 }
 
+/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff`, then nothing, `Z`, or an offset `+HH:MM` / `-HHMM`.
+fn is_time(s: &str) -> bool {
+    let two = |b: &[u8], max: u8| -> bool {
+        b.len() == 2
+            && b.iter().all(u8::is_ascii_digit)
+            && (b[0] - b'0') * 10 + (b[1] - b'0') <= max
+    };
+    let b = s.as_bytes();
+    if b.len() < 5 || !two(&b[0..2], 23) || b[2] != b':' || !two(&b[3..5], 59) {
+        return false;
+    }
+    let mut rest = &b[5..];
+    if rest.first() == Some(&b':') {
+        if rest.len() < 3 || !two(&rest[1..3], 60) {
+            return false;
+        }
+        rest = &rest[3..];
+        if rest.first() == Some(&b'.') {
+            let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return false;
+            }
+            rest = &rest[1 + digits..];
+        }
+    }
+    match rest {
+        [] | [b'Z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => {
+            two(&[*h1, *h2], 23) && two(&[*m1, *m2], 59)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +192,35 @@ mod tests {
             let (y, m, dd) = d.ymd();
             assert_eq!(Date::from_ymd(y, m, dd), Some(d));
             assert_eq!(Date::parse(&d.to_string()), Some(d), "{d}");
+        }
+    }
+
+    /// Date-times give their date as written; a malformed time part is no date at all.
+    #[test]
+    fn date_times_give_their_day() {
+        let day = Date::parse("2024-03-01");
+        for ok in [
+            "2024-03-01 00:00",
+            "2024-03-01T23:59:60",
+            "2024-03-01 10:00:00.5",
+            "2024-03-01T10:00+0700",
+            "2024-03-01T10:00:00-05:30",
+            " 2024-03-01 10:00Z ",
+        ] {
+            assert_eq!(Date::parse_day(ok), day, "{ok}");
+        }
+        for bad in [
+            "2024-03-01T",
+            "2024-03-01 1:00",
+            "2024-03-01 10:60",
+            "2024-03-01 10:00:00.",
+            "2024-03-01 10:00+7",
+            "2024-03-01 10:00 UTC",
+            "2024-03-01x10:00",
+            "2024-03-01\u{e9}",
+            "2024-02-30 10:00",
+        ] {
+            assert_eq!(Date::parse_day(bad), None, "{bad}");
         }
     }
 

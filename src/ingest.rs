@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use polars::prelude::{
-    col, DataFrame, DataType, Engine, Expr, Float64Chunked, Int32Chunked, Int64Chunked,
-    LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, PlanCallback, PolarsError,
-    ScanArgsParquet, StringChunked, UInt64Chunked,
+    col, Column, DataFrame, DataType, Engine, Expr, Float64Chunked, Int32Chunked, Int64Chunked,
+    IntoLazy, LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, PlanCallback, PolarsError,
+    PolarsResult, ScanArgsParquet, StringChunked, UInt64Chunked,
 };
 use serde::{Deserialize, Serialize};
 
@@ -107,8 +107,10 @@ impl ColumnsConfig {
     }
 }
 
-/// Home-market sales in long form, one accepted row per entry, stored compactly (24 bytes a
-/// row): product ids are stored once and each row holds the index of its id (a long sales
+/// Home-market sales in long form, stored compactly (24 bytes a row). [`read_sales`] fills it
+/// with the accepted rows summed per product, date and kind of row within each chunk of the
+/// file, so a row's `source_row` is the first file row of its sum; [`SalesPanel::push`]
+/// appends rows as given. Product ids are stored once and each row holds the index of its id (a long sales
 /// table repeats a few ids millions of times); a missing units or revenue value is a NaN in its
 /// column rather than an `Option`; source rows are kept as runs of consecutive numbers, one run
 /// for a file read in order whatever its length.
@@ -141,7 +143,7 @@ pub struct SalesRow<'a> {
     pub units: Option<f64>,
     /// Revenue, when given. Every accepted row has units, revenue or both.
     pub revenue: Option<f64>,
-    /// 1-based data row number in the source file.
+    /// 1-based data row number in the source file (of a sum of rows: its first row).
     pub source_row: usize,
 }
 
@@ -178,7 +180,13 @@ impl SalesPanel {
         revenue: Option<f64>,
         source_row: usize,
     ) {
-        let code = match self.lookup.get(product_id) {
+        let code = self.code(product_id);
+        self.push_code(code, date, units, revenue, source_row);
+    }
+
+    /// The index of `product_id` in [`SalesPanel::distinct_ids`], added when new.
+    fn code(&mut self, product_id: &str) -> u32 {
+        match self.lookup.get(product_id) {
             Some(&code) => code,
             None => {
                 let code = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
@@ -186,7 +194,17 @@ impl SalesPanel {
                 self.lookup.insert(product_id.to_string(), code);
                 code
             }
-        };
+        }
+    }
+
+    fn push_code(
+        &mut self,
+        code: u32,
+        date: Date,
+        units: Option<f64>,
+        revenue: Option<f64>,
+        source_row: usize,
+    ) {
         self.product.push(code);
         self.date.push(date);
         self.units.push(or_nan(units));
@@ -556,13 +574,14 @@ pub struct HomeInputs {
 
 impl HomeInputs {
     /// Reads and validates the sales and products tables: the three column maps are checked
-    /// first, then the sales and products files are read in that order, and finally every sales
-    /// row whose `product_id` is not among the accepted products is rejected. The report lists
-    /// the tables in the order sales, products.
+    /// first, then the sales file's header, then the products file is read, and then the sales
+    /// rows ([`read_sales`]), rejecting every row whose `product_id` is not among the accepted
+    /// products before rows are summed. The report lists the tables in the order sales,
+    /// products.
     pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<HomeInputs> {
         columns.check()?;
-        let mut sales_report = IngestReport::default();
-        let sales = read_sales(&paths.sales, &columns.sales, &mut sales_report)?;
+        // The sales header is checked first; its rows are read once the product ids are known.
+        let (sales_scan, sales_used) = open_table(&paths.sales, TableKind::Sales, &columns.sales)?;
         let mut products_report = IngestReport::default();
         let products = read_catalog(
             &paths.products,
@@ -570,8 +589,15 @@ impl HomeInputs {
             &columns.products,
             &mut products_report,
         )?;
-        let sales = drop_unknown_products(sales, &products, &mut sales_report);
-        let mut report = sales_report;
+        let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
+        let mut report = IngestReport::default();
+        let sales = read_sales_scan(
+            &paths.sales,
+            sales_scan,
+            &sales_used,
+            Some(&known),
+            &mut report,
+        )?;
         report.tables.extend(products_report.tables);
         report.rejected.extend(products_report.rejected);
         Ok(HomeInputs {
@@ -586,8 +612,8 @@ impl Inputs {
     /// Reads and validates the three tables.
     ///
     /// The column maps are checked first (an unknown logical name is an [`Error::Config`]), then
-    /// the sales, products and catalog files are read in that order, and finally every sales row
-    /// whose `product_id` is not among the accepted products is rejected. The report lists the
+    /// the home tables are read as by [`HomeInputs::load`] (every sales row whose `product_id` is
+    /// not among the accepted products is rejected), then the catalog. The report lists the
     /// tables in the order sales, products, catalog.
     pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<Inputs> {
         let HomeInputs {
@@ -614,25 +640,51 @@ impl Inputs {
 ///
 /// Required logical columns: `product_id`, `date`, `units`; optional: `revenue` (and `price`,
 /// which is not used). The `units` column may be absent when `revenue` is present, and a row may
-/// leave units empty when it gives revenue: the trend stage then uses revenue. Rows with an empty
-/// product id, a date that is not `YYYY-MM-DD`, units/revenue that are negative, not finite or
-/// not numbers, or neither units nor revenue, are rejected. Several rows for the same product and
-/// date are all kept. One [`TableReport`] is appended to `report`.
+/// leave units empty when it gives revenue: the trend stage then uses revenue. The date may be an
+/// ISO date-time, counted on its date ([`Date::parse_day`]). Rows with an empty product id, a
+/// date that is neither, units/revenue that are negative, not finite or
+/// not numbers, or neither units nor revenue, are rejected. One [`TableReport`] is appended to
+/// `report`; it counts the file's rows.
+///
+/// The file is read a chunk of 65,536 rows at a time and each chunk's accepted rows are summed
+/// with a polars lazy group-by before the next chunk is read, so the raw table is never held
+/// whole and a transaction log (many rows per product and day) is held as one row per product,
+/// day and kind of row. Rows of one product and date are summed when they give the same values
+/// (units only, revenue only, or both) and fall in the same chunk; the sum is numbered by its
+/// first source row. Rows of one product and date in different chunks stay separate rows, which
+/// [`DemandGrid::build`](crate::trend::DemandGrid::build) adds up.
 pub fn read_sales(
     path: &Path,
     columns: &ColumnMap,
     report: &mut IngestReport,
 ) -> Result<SalesPanel> {
+    let (scan, used) = open_table(path, TableKind::Sales, columns)?;
+    read_sales_scan(path, scan, &used, None, report)
+}
+
+/// [`read_sales`] on a scan already opened; with `known`, a row whose product id is not in it
+/// is rejected too (after the other checks, so a row is rejected for its first fault).
+fn read_sales_scan(
+    path: &Path,
+    scan: Scan,
+    used: &[&'static str],
+    known: Option<&HashSet<&str>>,
+    report: &mut IngestReport,
+) -> Result<SalesPanel> {
     let kind = TableKind::Sales;
     let name = kind.name();
-    let (scan, used) = open_table(path, kind, columns)?;
+    let Scan {
+        frame,
+        decompressed: _decompressed,
+    } = scan;
     let latest = Date::today().add_days(1);
     let mut panel = SalesPanel::default();
     let mut rejected = Vec::new();
     let (mut rows_read, mut filled) = (0, false);
     // Chunk by chunk: the file's columns are never held whole next to the accepted rows.
-    stream_frames(name, path, scan.frame, CHUNK_ROWS, |df| {
-        let table = Table::of_frame(&df, name, &used, latest)?;
+    stream_frames(name, path, frame, CHUNK_ROWS, |df| {
+        let table = Table::of_frame(&df, name, used, latest)?;
+        let mut chunk = SalesChunk::default();
         for i in 0..table.height {
             let row = rows_read + i + 1;
             if table.is_blank(i) {
@@ -648,23 +700,102 @@ pub fn read_sales(
                 if units.is_none() && revenue.is_none() {
                     return Err(("units", "units is empty".to_string()));
                 }
+                if known.is_some_and(|k| !k.contains(product_id)) {
+                    let reason = format!("product_id '{}' not in products", clip(product_id));
+                    return Err(("product_id", reason));
+                }
                 Ok((product_id, date, units, revenue))
             })();
             match parsed {
                 Ok((product_id, date, units, revenue)) => {
-                    panel.push(product_id, date, units, revenue, row);
+                    chunk.code.push(panel.code(product_id));
+                    chunk.date.push(date.0);
+                    chunk.units.push(units);
+                    chunk.revenue.push(revenue);
+                    chunk.row.push(row as u64);
                 }
                 Err(fault) => rejected.push(reject(kind, row, fault)),
             }
         }
         rows_read += table.height;
-        Ok(())
+        chunk
+            .sum_into(&mut panel)
+            .map_err(|e| polars_failure(name, path, e))
     })?;
     if !filled {
         return Err(empty(name, path));
     }
     record(report, kind, path, rows_read, rejected);
     Ok(panel)
+}
+
+/// The accepted rows of one chunk of a sales file, before they are summed.
+#[derive(Default)]
+struct SalesChunk {
+    code: Vec<u32>,
+    date: Vec<i32>,
+    units: Vec<Option<f64>>,
+    revenue: Vec<Option<f64>>,
+    row: Vec<u64>,
+}
+
+impl SalesChunk {
+    /// Sums the rows that share a product, a date and which values they give with a polars
+    /// lazy group-by (in-memory engine: each group is summed in row order, so the result does
+    /// not depend on the thread count) and appends one row per group to `panel`, groups in
+    /// order of their first row, each numbered by it.
+    fn sum_into(self, panel: &mut SalesPanel) -> PolarsResult<()> {
+        let height = self.code.len();
+        if height == 0 {
+            return Ok(());
+        }
+        let frame = DataFrame::new(
+            height,
+            vec![
+                Column::new("code".into(), self.code),
+                Column::new("date".into(), self.date),
+                Column::new("units".into(), self.units),
+                Column::new("revenue".into(), self.revenue),
+                Column::new("row".into(), self.row),
+            ],
+        )?;
+        let sums = frame
+            .lazy()
+            .group_by_stable([
+                col("code"),
+                col("date"),
+                col("units").is_null().alias("no_units"),
+                col("revenue").is_null().alias("no_revenue"),
+            ])
+            .agg([col("units").sum(), col("revenue").sum(), col("row").min()])
+            .collect()?;
+        let code = sums.column("code")?.u32()?;
+        let date = sums.column("date")?.i32()?;
+        let no_units = sums.column("no_units")?.bool()?;
+        let no_revenue = sums.column("no_revenue")?.bool()?;
+        let units = sums.column("units")?.f64()?;
+        let revenue = sums.column("revenue")?.f64()?;
+        let row = sums.column("row")?.u64()?;
+        let given = |missing: Option<bool>, value: Option<f64>| match missing {
+            Some(false) => value,
+            _ => None,
+        };
+        for i in 0..sums.height() {
+            let (Some(c), Some(d), Some(r)) = (code.get(i), date.get(i), row.get(i)) else {
+                return Err(PolarsError::ComputeError(
+                    "a sales group lost its key".into(),
+                ));
+            };
+            panel.push_code(
+                c,
+                Date(d),
+                given(no_units.get(i), units.get(i)),
+                given(no_revenue.get(i), revenue.get(i)),
+                r as usize,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Reads a catalog table (`kind` is [`TableKind::Products`] or [`TableKind::Catalog`]) whole.
@@ -869,39 +1000,6 @@ pub fn validate_column_map(kind: TableKind, columns: &ColumnMap) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Rejects the sales rows whose product is not among `products`, updating the sales accounting.
-fn drop_unknown_products(
-    mut sales: SalesPanel,
-    products: &Catalog,
-    report: &mut IngestReport,
-) -> SalesPanel {
-    let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
-    let removed = sales.retain_products(|id| known.contains(id));
-    let dropped: Vec<RejectedRow> = removed
-        .into_iter()
-        .map(|(row, code)| {
-            let pid = &sales.ids[code as usize];
-            let reason = format!("product_id '{}' not in products", clip(pid));
-            reject(TableKind::Sales, row, ("product_id", reason))
-        })
-        .collect();
-    if let Some(t) = report
-        .tables
-        .iter_mut()
-        .rev()
-        .find(|t| t.table == TableKind::Sales.name())
-    {
-        t.accepted -= dropped.len();
-        t.rejected += dropped.len();
-    }
-    report.rejected.extend(dropped);
-    // Keep the sales rejections in file order (a stable sort leaves other tables' order alone).
-    report
-        .rejected
-        .sort_by_key(|r| (r.table != TableKind::Sales.name(), r.row));
-    sales
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1645,9 +1743,8 @@ fn date(t: &Table, c: &'static str, i: usize) -> Result<Option<Date>, Fault> {
     let day = match t.cell(c, i) {
         Cell::Missing => return Ok(None),
         Cell::Day(d) => Date(d),
-        Cell::Str(s) => {
-            Date::parse(s).ok_or_else(|| (c, format!("not a YYYY-MM-DD date: '{}'", clip(s))))?
-        }
+        Cell::Str(s) => Date::parse_day(s)
+            .ok_or_else(|| (c, format!("not a YYYY-MM-DD date: '{}'", clip(s))))?,
         other => return Err((c, format!("not a YYYY-MM-DD date: '{}'", show(&other)))),
     };
     if day > t.latest {

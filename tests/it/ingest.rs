@@ -115,8 +115,11 @@ fn assert_accounting(report: &IngestReport) {
 const SALES_CSV: &str = "product_id,date,units,revenue,price\n\
                          p1,2024-01-01,3,29.97,9.99\n\
                          p2,2024-01-02,0,,\n\
-                         p1,2024-01-01,2.5,10,\n";
+                         p1,2024-01-01,2.5,10,\n\
+                         p1,2024-01-01,1,,\n";
 
+/// Rows of one product and day that give the same values are summed, numbered by the first;
+/// a row that gives units only stays apart from those that give units and revenue.
 #[test]
 fn good_sales_csv() {
     let dir = scratch("good-sales");
@@ -128,16 +131,16 @@ fn good_sales_csv() {
         s.dates(),
         [d("2024-01-01"), d("2024-01-02"), d("2024-01-01")]
     );
-    assert_eq!(units(&s), [Some(3.0), Some(0.0), Some(2.5)]);
-    assert_eq!(revenue(&s), [Some(29.97), None, Some(10.0)]);
-    assert_eq!(source_rows(&s), [1, 2, 3]);
+    assert_eq!(units(&s), [Some(5.5), Some(0.0), Some(1.0)]);
+    assert_eq!(revenue(&s), [Some(29.97 + 10.0), None, None]);
+    assert_eq!(source_rows(&s), [1, 2, 4]);
     assert_eq!(
         report.tables,
         [TableReport {
             table: "sales".into(),
             path: p,
-            rows_read: 3,
-            accepted: 3,
+            rows_read: 4,
+            accepted: 4,
             rejected: 0
         }]
     );
@@ -419,7 +422,7 @@ fn compressed_inputs() {
     let p = write(&dir, "sales.csv.gz", &bytes);
     assert_eq!(
         units(&sales(&p).0.unwrap()),
-        [Some(3.0), Some(0.0), Some(2.5)]
+        [Some(5.5), Some(0.0), Some(1.0)]
     );
     // Gzip bytes behind a plain .csv name are read too.
     let p = write(&dir, "sales.csv", &bytes);
@@ -564,6 +567,48 @@ fn catalog_rejected_rows() {
                 "not a YYYY-MM-DD date: '2024-1-1'"
             ),
         ]
+    );
+}
+
+/// Real invoice lines (`datasets/sales`: 20,000 lines of the UCI Online Retail data) read as a
+/// transaction log through a column map: timestamps count on their day, the 398 returns
+/// (negative quantities) are rejected by row, and the 19,602 sale lines are summed into their
+/// 18,872 product-days with every unit kept (counts and totals from Python's csv module).
+#[test]
+fn real_invoice_lines_load_as_a_transaction_log() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sales/online_retail_lines.csv.gz");
+    let map: ColumnMap = [
+        ("product_id", "StockCode"),
+        ("date", "InvoiceDate"),
+        ("units", "Quantity"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let mut report = IngestReport::default();
+    let s = read_sales(&path, &map, &mut report).unwrap();
+    let t = &report.tables[0];
+    assert_eq!((t.rows_read, t.accepted, t.rejected), (20_000, 19_602, 398));
+    assert_eq!(
+        report.rejected[0],
+        rej("sales", 3, "units", "units is negative: '-71'")
+    );
+    assert!(report
+        .rejected
+        .iter()
+        .all(|r| r.column == "units" && r.reason.starts_with("units is negative")));
+    assert_eq!(s.len(), 18_872);
+    let total: f64 = s.rows().filter_map(|r| r.units).sum();
+    assert_eq!(total, 200_996.0);
+    assert_eq!(
+        (
+            s.product_id(0),
+            s.dates()[0],
+            s.units(0),
+            s.row(0).source_row
+        ),
+        ("21733", d("2011-03-10"), Some(2.0), 1)
     );
 }
 

@@ -198,6 +198,76 @@ fn sales_without_a_units_column_load_from_revenue() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A transaction log (many rows per product and day, over three chunks of the file) is read as
+/// one row per product, day and kind of row within each chunk; its daily grid is the grid of
+/// the file's rows pushed one by one, and the report still counts every file row.
+#[test]
+fn a_transaction_log_is_summed_per_product_and_day() {
+    use rand::{Rng, SeedableRng};
+    let dir = std::env::temp_dir().join(format!("crossleak-tx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sales.csv");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let start = Date::from_ymd(2024, 1, 1).unwrap();
+    let ids: Vec<String> = (0..40).map(|p| format!("p{p}")).collect();
+    let (rows, days) = (150_000, 30);
+    let mut text = String::from("product_id,date,units,revenue\n");
+    let mut one_by_one = SalesPanel::default();
+    for row in 1..=rows {
+        let id = &ids[rng.gen_range(0..ids.len())];
+        let day = start.add_days(rng.gen_range(0..days));
+        let units = f64::from(rng.gen_range(1..6u32));
+        // Mostly units only; some rows give revenue too, some only revenue (price 2.49).
+        let (u, r) = match rng.gen_range(0..10) {
+            0 => (None, Some(units * 2.49)),
+            1 => (Some(units), Some(units * 2.49)),
+            _ => (Some(units), None),
+        };
+        let show = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        text += &format!("{id},{day},{},{}\n", show(u), show(r));
+        one_by_one.push(id, day, u, r, row);
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut report = IngestReport::default();
+    let summed = read_sales(&path, &ColumnMap::new(), &mut report).unwrap();
+    let t = &report.tables[0];
+    assert_eq!((t.rows_read, t.accepted, t.rejected), (rows, rows, 0));
+    // At most products x days x 3 kinds of row in each of the three chunks.
+    assert!(
+        summed.len() <= ids.len() * days as usize * 3 * 3,
+        "{}",
+        summed.len()
+    );
+    assert!(
+        summed.len() >= ids.len() * days as usize,
+        "{}",
+        summed.len()
+    );
+    // Sums come in order of their first row, each numbered by it.
+    let first: Vec<usize> = summed.rows().map(|r| r.source_row).collect();
+    assert_eq!(first[0], 1);
+    assert!(first.windows(2).all(|w| w[0] < w[1]));
+    for r in summed.rows().take(50) {
+        let given = one_by_one.row(r.source_row - 1);
+        assert_eq!((given.product_id, given.date), (r.product_id, r.date));
+        assert_eq!(given.units.is_some(), r.units.is_some());
+        assert_eq!(given.revenue.is_some(), r.revenue.is_some());
+    }
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let products = catalog(&names, None, None);
+    let (a, b) = (
+        DemandGrid::build(&summed, &products),
+        DemandGrid::build(&one_by_one, &products),
+    );
+    assert_eq!((a.start, a.days), (b.start, b.days));
+    assert_eq!(a.measure, b.measure);
+    assert_eq!(a.measure[0], DemandMeasure::UnitsFromRevenue);
+    for (x, y) in a.units.iter().flatten().zip(b.units.iter().flatten()) {
+        assert!((x - y).abs() <= 1e-4 * y.max(1.0), "{x} vs {y}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A product that rises 2.7x into the top seller of its category of 100 is a rank onset when
 /// ranks are taken within categories, and not when the whole market (with a big category of
 /// heavy sellers) is the reference.
