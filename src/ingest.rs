@@ -700,18 +700,23 @@ fn read_sales_scan(
                 if units.is_none() && revenue.is_none() {
                     return Err(("units", "units is empty".to_string()));
                 }
-                if known.is_some_and(|k| !k.contains(product_id)) {
-                    let reason = format!("product_id '{}' not in products", clip(product_id));
-                    return Err(("product_id", reason));
-                }
-                Ok((product_id, date, units, revenue))
+                // An id already in the panel is known: the set is asked once per id.
+                let code = match panel.lookup.get(product_id) {
+                    Some(&code) => code,
+                    None if known.is_some_and(|k| !k.contains(product_id)) => {
+                        let reason = format!("product_id '{}' not in products", clip(product_id));
+                        return Err(("product_id", reason));
+                    }
+                    None => panel.code(product_id),
+                };
+                Ok((code, date, units, revenue))
             })();
             match parsed {
-                Ok((product_id, date, units, revenue)) => {
-                    chunk.code.push(panel.code(product_id));
+                Ok((code, date, units, revenue)) => {
+                    chunk.code.push(code);
                     chunk.date.push(date.0);
-                    chunk.units.push(units);
-                    chunk.revenue.push(revenue);
+                    chunk.units.push(or_nan(units));
+                    chunk.revenue.push(or_nan(revenue));
                     chunk.row.push(row as u64);
                 }
                 Err(fault) => rejected.push(reject(kind, row, fault)),
@@ -729,22 +734,51 @@ fn read_sales_scan(
     Ok(panel)
 }
 
-/// The accepted rows of one chunk of a sales file, before they are summed.
+/// The accepted rows of one chunk of a sales file, before they are summed; a missing units or
+/// revenue value is NaN, as in [`SalesPanel`].
 #[derive(Default)]
 struct SalesChunk {
     code: Vec<u32>,
     date: Vec<i32>,
-    units: Vec<Option<f64>>,
-    revenue: Vec<Option<f64>>,
+    units: Vec<f64>,
+    revenue: Vec<f64>,
     row: Vec<u64>,
 }
 
 impl SalesChunk {
+    /// Appends the chunk's rows to `panel`, summed per product, date and which values they
+    /// give, groups in order of their first row, each numbered by it. A chunk in (product,
+    /// date) or (date, product) order without a repeated pair, as sorted daily exports are, is
+    /// its own sum and is appended as it is; any other is summed by [`SalesChunk::group_sums`].
+    fn sum_into(self, panel: &mut SalesPanel) -> PolarsResult<()> {
+        if !self.pairs_are_distinct_in_order() {
+            return self.group_sums(panel);
+        }
+        panel.product.extend_from_slice(&self.code);
+        panel.date.extend(self.date.iter().map(|&d| Date(d)));
+        panel.units.extend_from_slice(&self.units);
+        panel.revenue.extend_from_slice(&self.revenue);
+        for &row in &self.row {
+            panel.rows.push(row as usize);
+        }
+        Ok(())
+    }
+
+    /// True when (product, date) rises strictly from row to row, or (date, product) does: then
+    /// no two rows share a product and a date.
+    fn pairs_are_distinct_in_order(&self) -> bool {
+        let (code, date) = (&self.code, &self.date);
+        let rising =
+            |key: &dyn Fn(usize) -> (i64, i64)| (1..code.len()).all(|i| key(i - 1) < key(i));
+        rising(&|i| (i64::from(code[i]), i64::from(date[i])))
+            || rising(&|i| (i64::from(date[i]), i64::from(code[i])))
+    }
+
     /// Sums the rows that share a product, a date and which values they give with a polars
     /// lazy group-by (in-memory engine: each group is summed in row order, so the result does
     /// not depend on the thread count) and appends one row per group to `panel`, groups in
     /// order of their first row, each numbered by it.
-    fn sum_into(self, panel: &mut SalesPanel) -> PolarsResult<()> {
+    fn group_sums(self, panel: &mut SalesPanel) -> PolarsResult<()> {
         let height = self.code.len();
         if height == 0 {
             return Ok(());
@@ -764,8 +798,8 @@ impl SalesChunk {
             .group_by_stable([
                 col("code"),
                 col("date"),
-                col("units").is_null().alias("no_units"),
-                col("revenue").is_null().alias("no_revenue"),
+                col("units").is_nan().alias("no_units"),
+                col("revenue").is_nan().alias("no_revenue"),
             ])
             .agg([col("units").sum(), col("revenue").sum(), col("row").min()])
             .collect()?;
@@ -1883,6 +1917,61 @@ mod tests {
         }
         assert_eq!(in_order.runs.len(), 1);
         assert_eq!(in_order.get(99_999), 100_000);
+    }
+
+    /// A chunk of distinct (product, date) pairs in order is appended as the group-by would
+    /// append it; a repeated pair, or pairs out of order, go through the group-by.
+    #[test]
+    fn an_ordered_chunk_of_distinct_pairs_is_its_own_sum() {
+        let chunk = |rows: &[(u32, i32, Option<f64>, Option<f64>)]| {
+            let mut c = SalesChunk::default();
+            for (i, &(code, date, units, revenue)) in rows.iter().enumerate() {
+                c.code.push(code);
+                c.date.push(date);
+                c.units.push(or_nan(units));
+                c.revenue.push(or_nan(revenue));
+                c.row.push(i as u64 + 1);
+            }
+            c
+        };
+        let panel = || {
+            let mut p = SalesPanel::default();
+            for id in ["a", "b", "c"] {
+                p.code(id);
+            }
+            p
+        };
+        let by_product = [
+            (0, 10, Some(1.0), None),
+            (0, 11, None, Some(2.5)),
+            (1, 10, Some(3.0), Some(4.0)),
+            (2, 9, Some(0.0), None),
+        ];
+        let by_date = [
+            (0, 10, Some(1.0), None),
+            (2, 10, Some(2.0), None),
+            (1, 11, Some(3.0), None),
+            (2, 11, None, Some(4.0)),
+        ];
+        for rows in [&by_product[..], &by_date[..]] {
+            assert!(chunk(rows).pairs_are_distinct_in_order());
+            let (mut direct, mut grouped) = (panel(), panel());
+            chunk(rows).sum_into(&mut direct).unwrap();
+            chunk(rows).group_sums(&mut grouped).unwrap();
+            assert_eq!(direct, grouped);
+            assert_eq!(direct.len(), rows.len());
+        }
+        let repeated = [(0, 10, Some(1.0), None), (0, 10, Some(2.0), None)];
+        assert!(!chunk(&repeated).pairs_are_distinct_in_order());
+        let mut summed = panel();
+        chunk(&repeated).sum_into(&mut summed).unwrap();
+        assert_eq!((summed.len(), summed.units(0)), (1, Some(3.0)));
+        let shuffled = [
+            (1, 10, Some(1.0), None),
+            (0, 11, Some(2.0), None),
+            (0, 10, None, None),
+        ];
+        assert!(!chunk(&shuffled).pairs_are_distinct_in_order());
     }
 
     /// Missing values survive the NaN encoding; removing products keeps the survivors' rows.
