@@ -110,10 +110,10 @@ impl ColumnsConfig {
 /// Home-market sales in long form, stored compactly (24 bytes a row). [`read_sales`] fills it
 /// with the accepted rows summed per product, date and kind of row within each chunk of the
 /// file, so a row's `source_row` is the first file row of its sum; [`SalesPanel::push`]
-/// appends rows as given. Product ids are stored once and each row holds the index of its id (a long sales
-/// table repeats a few ids millions of times); a missing units or revenue value is a NaN in its
-/// column rather than an `Option`; source rows are kept as runs of consecutive numbers, one run
-/// for a file read in order whatever its length.
+/// appends rows as given. Product ids are stored once and each row holds the index of its id
+/// (a long sales table repeats a few ids millions of times); a missing units or revenue value
+/// is a NaN in its column rather than an `Option`; source rows are kept as runs of consecutive
+/// numbers, one run for a file read in order whatever its length.
 #[derive(Clone, Debug, Default)]
 pub struct SalesPanel {
     /// Distinct product ids, in order of first appearance.
@@ -642,9 +642,9 @@ impl Inputs {
 /// which is not used). The `units` column may be absent when `revenue` is present, and a row may
 /// leave units empty when it gives revenue: the trend stage then uses revenue. The date may be an
 /// ISO date-time, counted on its date ([`Date::parse_day`]). Rows with an empty product id, a
-/// date that is neither, units/revenue that are negative, not finite or
-/// not numbers, or neither units nor revenue, are rejected. One [`TableReport`] is appended to
-/// `report`; it counts the file's rows.
+/// date that is neither, units/revenue that are negative, not finite or not numbers, or neither
+/// units nor revenue, are rejected. One [`TableReport`] is appended to `report`; it counts the
+/// file's rows.
 ///
 /// The file is read a chunk of 65,536 rows at a time and each chunk's accepted rows are summed
 /// with a polars lazy group-by before the next chunk is read, so the raw table is never held
@@ -805,28 +805,17 @@ impl SalesChunk {
             .collect()?;
         let code = sums.column("code")?.u32()?;
         let date = sums.column("date")?.i32()?;
-        let no_units = sums.column("no_units")?.bool()?;
-        let no_revenue = sums.column("no_revenue")?.bool()?;
+        // A group without units (or revenue) sums NaNs to NaN, which is missing again.
         let units = sums.column("units")?.f64()?;
         let revenue = sums.column("revenue")?.f64()?;
         let row = sums.column("row")?.u64()?;
-        let given = |missing: Option<bool>, value: Option<f64>| match missing {
-            Some(false) => value,
-            _ => None,
-        };
         for i in 0..sums.height() {
             let (Some(c), Some(d), Some(r)) = (code.get(i), date.get(i), row.get(i)) else {
                 return Err(PolarsError::ComputeError(
                     "a sales group lost its key".into(),
                 ));
             };
-            panel.push_code(
-                c,
-                Date(d),
-                given(no_units.get(i), units.get(i)),
-                given(no_revenue.get(i), revenue.get(i)),
-                r as usize,
-            );
+            panel.push_code(c, Date(d), units.get(i), revenue.get(i), r as usize);
         }
         Ok(())
     }
