@@ -6,6 +6,15 @@
 //! not; a missing value is 0.0 and never read as disagreement. Besides the dense columns, each
 //! pair keeps the tokens found in exactly one of its two titles ([`PairFeatures::differing`]),
 //! which a supervised model can weigh word by word ("upgrade", "mac", "refill").
+//!
+//! Four columns count tokens rather than weigh them, each count `n` read as a similarity (1 for
+//! none, `1 / (1 + n)` else): `cover_better` and `cover_worse` count the distinct tokens of one
+//! title not found in the other (a typo of one edit tolerated in words of four letters or
+//! more), for the title with fewer and with more such tokens. A copy adds spam words and typos
+//! but few words of content; a sibling variant differs in its colour, size or model words.
+//! `sole_cover` and `rival_cover` compare a candidate with the other candidates of the same
+//! query: the query tokens it alone covers (the details that single it out among near-identical
+//! variants), and the query tokens it misses that another candidate covers.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -17,7 +26,7 @@ use crate::index::{AnalyzedTitle, CandidatePair};
 use crate::text::{token_kind, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
-pub const FEATURE_NAMES: [&str; 19] = [
+pub const FEATURE_NAMES: [&str; 23] = [
     "word_cosine",
     "char_cosine",
     "token_jaccard",
@@ -37,7 +46,22 @@ pub const FEATURE_NAMES: [&str; 19] = [
     "has_price",
     "image_similarity",
     "has_image",
+    "cover_better",
+    "cover_worse",
+    "sole_cover",
+    "rival_cover",
 ];
+
+/// Columns that depend on the other candidates of the same query: filled by
+/// [`append_features`] for each query's candidate list, and for a pair scored alone as if it
+/// were its query's only candidate.
+const SOLE_COVER: usize = 21;
+const RIVAL_COVER: usize = 22;
+
+/// A count `n` of tokens as a similarity in (0, 1]: 1 for none, 1/2 for one, 1/3 for two.
+fn count_similarity(n: u32) -> f64 {
+    1.0 / (1.0 + f64::from(n))
+}
 
 /// Number of feature columns.
 pub const N_FEATURES: usize = FEATURE_NAMES.len();
@@ -170,7 +194,16 @@ pub fn pair_features(
     ba: &RecordAttrs,
 ) -> [f64; N_FEATURES] {
     let (sa, sb) = (token_set(a), token_set(b));
-    features_with_sets(a, aa, &sa, b, ba, &sb)
+    let (mut f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
+    alone(&mut f, covered);
+    f
+}
+
+/// Fills the columns that compare a pair with its query's other candidates as if it had none:
+/// every token it covers is its alone, and no rival covers more.
+fn alone(f: &mut [f64; N_FEATURES], covered: u64) {
+    f[SOLE_COVER] = 1.0 - count_similarity(covered.count_ones());
+    f[RIVAL_COVER] = 1.0;
 }
 
 /// Features of one pair and its differing tokens ([`differing_tokens`]), token sets built once.
@@ -181,10 +214,9 @@ pub fn pair_row(
     ba: &RecordAttrs,
 ) -> ([f64; N_FEATURES], Vec<String>) {
     let (sa, sb) = (token_set(a), token_set(b));
-    (
-        features_with_sets(a, aa, &sa, b, ba, &sb),
-        symmetric_difference(&sa, &sb),
-    )
+    let (mut f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
+    alone(&mut f, covered);
+    (f, symmetric_difference(&sa, &sb))
 }
 
 /// The Fx hash: fast on short keys, and its iteration order (which orders sums of weights)
@@ -206,7 +238,7 @@ fn features_with_sets(
     b: &AnalyzedTitle,
     ba: &RecordAttrs,
     sb: &TokenSet<'_>,
-) -> [f64; N_FEATURES] {
+) -> ([f64; N_FEATURES], u64) {
     let mut f = [0.0; N_FEATURES];
     f[0] = a.words.cosine(&b.words);
     f[1] = a.chars.cosine(&b.chars);
@@ -274,7 +306,85 @@ fn features_with_sets(
         f[17] = crate::image::similarity(ha, hb);
         f[18] = 1.0;
     }
-    f
+    let cover = TokenCover::of(a, sa, b, sb);
+    f[19] = count_similarity(cover.a_missing.min(cover.b_missing));
+    f[20] = count_similarity(cover.a_missing.max(cover.b_missing));
+    (f, cover.a_covered)
+}
+
+/// Which tokens of each of two titles the other title holds, exactly or with one typo.
+struct TokenCover {
+    /// Distinct tokens of `a` not found in `b`.
+    a_missing: u32,
+    /// Distinct tokens of `b` not found in `a`.
+    b_missing: u32,
+    /// Bit `i` set when the `i`-th distinct token of `a` (in title order, the first 64) is
+    /// found in `b`.
+    a_covered: u64,
+}
+
+impl TokenCover {
+    /// A token is found in the other title when the other holds it, or when both are words of
+    /// four characters or more without digits that differ by one edit or transposition (a
+    /// typo; numbers and codes must agree exactly, since `30` and `300` are other sizes).
+    fn of(
+        a: &AnalyzedTitle,
+        sa: &TokenSet<'_>,
+        b: &AnalyzedTitle,
+        sb: &TokenSet<'_>,
+    ) -> TokenCover {
+        let typo_prone =
+            |t: &str| t.chars().nth(3).is_some() && !t.chars().any(|c| c.is_ascii_digit());
+        // Tokens of one side missing from the other exactly: typos are looked for among them.
+        let only_b: Vec<&str> = distinct(&b.tokens).filter(|t| !sa.contains(t)).collect();
+        let only_a: Vec<&str> = distinct(&a.tokens).filter(|t| !sb.contains(t)).collect();
+        let typo_in = |t: &str, others: &[&str]| {
+            typo_prone(t)
+                && others
+                    .iter()
+                    .any(|u| typo_prone(u) && within_one_edit(t, u))
+        };
+        let mut a_covered = 0u64;
+        let mut a_missing = 0;
+        for (i, t) in distinct(&a.tokens).enumerate() {
+            let found = sb.contains(t) || typo_in(t, &only_b);
+            if found && i < 64 {
+                a_covered |= 1 << i;
+            }
+            a_missing += u32::from(!found);
+        }
+        let b_missing = only_b.iter().filter(|t| !typo_in(t, &only_a)).count() as u32;
+        TokenCover {
+            a_missing,
+            b_missing,
+            a_covered,
+        }
+    }
+}
+
+/// The distinct tokens of a title, in order of first appearance.
+fn distinct(tokens: &[String]) -> impl Iterator<Item = &str> {
+    let mut seen = TokenSet::default();
+    tokens
+        .iter()
+        .map(String::as_str)
+        .filter(move |t| seen.insert(t))
+}
+
+/// Fills [`SOLE_COVER`] and [`RIVAL_COVER`] of `rows`, the candidates of one query, from the
+/// query tokens each covers (`covered`, same order): the tokens a candidate covers and no other
+/// candidate does (the query's details that single it out), and the tokens it misses that
+/// another candidate covers.
+fn compare_candidates(rows: &mut [([f64; N_FEATURES], Vec<String>)], covered: &[u64]) {
+    for (i, (row, _)) in rows.iter_mut().enumerate() {
+        let others = covered
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .fold(0u64, |acc, (_, &m)| acc | m);
+        row[SOLE_COVER] = 1.0 - count_similarity((covered[i] & !others).count_ones());
+        row[RIVAL_COVER] = count_similarity((!covered[i] & others).count_ones());
+    }
 }
 
 /// The distinct tokens found in exactly one of the two titles, sorted.
@@ -510,18 +620,29 @@ pub fn append_features(
     targets: Side<'_>,
     tokens: bool,
 ) {
-    let rows: Vec<([f64; N_FEATURES], Vec<String>)> = pairs
+    let (mut rows, covered): (Vec<([f64; N_FEATURES], Vec<String>)>, Vec<u64>) = pairs
         .par_iter()
         .map(|p| {
             let (a, aa) = (&queries.titles[p.query], &queries.attrs[p.query]);
             let (b, ba) = (&targets.titles[p.target], &targets.attrs[p.target]);
-            if tokens {
-                pair_row(a, aa, b, ba)
+            let (sa, sb) = (token_set(a), token_set(b));
+            let (f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
+            let differing = if tokens {
+                symmetric_difference(&sa, &sb)
             } else {
-                (pair_features(a, aa, b, ba), Vec::new())
-            }
+                Vec::new()
+            };
+            ((f, differing), covered)
         })
-        .collect();
+        .unzip();
+    // Each query's candidates (consecutive pairs of one query) compared with each other.
+    let mut start = 0;
+    while start < pairs.len() {
+        let q = pairs[start].query;
+        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
+        compare_candidates(&mut rows[start..end], &covered[start..end]);
+        start = end;
+    }
     let x = std::mem::take(&mut out.x);
     let x = if x.is_standard_layout() {
         x
@@ -547,6 +668,69 @@ pub fn append_features(
 mod tests {
     use super::*;
     use crate::index::TfIdf;
+
+    #[test]
+    fn token_cover_tolerates_typos_not_other_sizes_and_singles_out_the_variant() {
+        let titles: Vec<String> = [
+            "Kaos Polos Katun Hitam XL",
+            "Kaos Polos Katun Putih XL",
+            "Kaos Polos Katun Hitam M",
+            "kaos polso katun hitam xl",
+            "Botol Minum 500ml",
+            "Botol Minum 600ml",
+        ]
+        .map(String::from)
+        .to_vec();
+        let model = TfIdf::fit(&titles, Normalizer::default(), 3);
+        let t: Vec<AnalyzedTitle> = titles.iter().map(|x| model.analyze(x)).collect();
+        let none = RecordAttrs::default();
+        let get = |f: &[f64; N_FEATURES], name: &str| f[feature_index(name).unwrap()];
+        // A transposition typo is found; nothing is missing on either side.
+        let f = pair_features(&t[3], &none, &t[0], &none);
+        assert_eq!(get(&f, "cover_better"), 1.0);
+        assert_eq!(get(&f, "cover_worse"), 1.0);
+        // Another colour: one token missing on each side.
+        let f = pair_features(&t[3], &none, &t[1], &none);
+        assert_eq!(get(&f, "cover_worse"), 0.5);
+        // Sizes are not typos of each other.
+        let f = pair_features(&t[4], &none, &t[5], &none);
+        assert_eq!(get(&f, "cover_better"), 0.5);
+        // Among the three variants, the copy's own product alone covers nothing the others
+        // do not (each detail is shared with one sibling), but misses nothing a rival covers;
+        // each sibling misses a detail that a rival covers.
+        let pairs: Vec<CandidatePair> = (0..3)
+            .map(|target| CandidatePair {
+                query: 0,
+                target,
+                score: 0.5,
+            })
+            .collect();
+        let attrs = vec![none.clone(); 6];
+        let x = feature_matrix(
+            &pairs,
+            Side {
+                titles: &t[3..4],
+                attrs: &attrs[..1],
+            },
+            Side {
+                titles: &t[..3],
+                attrs: &attrs[..3],
+            },
+        )
+        .x;
+        let (sole, rival) = (
+            feature_index("sole_cover").unwrap(),
+            feature_index("rival_cover").unwrap(),
+        );
+        assert_eq!(x[[0, rival]], 1.0);
+        assert_eq!(x[[1, rival]], 0.5);
+        assert_eq!(x[[2, rival]], 0.5);
+        assert_eq!(x[[0, sole]], 0.0);
+        // Scored alone, a pair's rival cover is 1 and its sole cover counts what it covers.
+        let f = pair_features(&t[3], &none, &t[1], &none);
+        assert_eq!(get(&f, "rival_cover"), 1.0);
+        assert!(get(&f, "sole_cover") > 0.7);
+    }
 
     #[test]
     fn identical_records_score_one_and_missing_is_explicit() {

@@ -106,3 +106,8 @@ pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, Tr
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/GUIDE.md")]
+pub struct GuideDoctests;

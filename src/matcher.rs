@@ -82,9 +82,10 @@ impl MatchModel {
         match self {
             MatchModel::Mixture(m) => {
                 let bounds = group_bounds(groups);
+                let tables = m.tables();
                 let per: Vec<Vec<f64>> = bounds
                     .par_iter()
-                    .map(|&(s, e)| m.group_posterior(&f.x, s, e).0)
+                    .map(|&(s, e)| m.group_posterior(&tables, &f.x, s, e).0)
                     .collect();
                 per.into_iter().flatten().collect()
             }
@@ -200,7 +201,14 @@ pub enum Density {
     Bernoulli,
     /// Three levels: none (0), partial, full (1).
     ThreeLevel,
+    /// Levels cut at fixed points (the feature's `cuts`), each with its own probability: no
+    /// shape is assumed, so a pile of identical titles at 1.0 is one level among others
+    /// rather than a spike a Gaussian class collapses onto.
+    Levels,
 }
+
+/// Most levels a [`Density::Levels`] feature may have (cut points + 1).
+pub const MAX_LEVELS: usize = 8;
 
 /// One modelled feature: column, density and the column telling whether it is present.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,6 +223,16 @@ pub struct MixtureFeature {
     pub matched: Vec<f64>,
     /// Parameters for the non-match class.
     pub unmatched: Vec<f64>,
+    /// Cut points of a [`Density::Levels`] feature, increasing: level `i` holds the values
+    /// with `i` cut points at or below them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<f64>,
+}
+
+impl MixtureFeature {
+    fn read(&self, v: f64) -> f64 {
+        read_value(self.density, &self.cuts, v)
+    }
 }
 
 /// Unsupervised two-class mixture (naive Bayes) fitted by EM.
@@ -242,7 +260,38 @@ pub struct LeadDensity {
     pub matched: Vec<f64>,
     /// Non-match class.
     pub unmatched: Vec<f64>,
+    /// Cut points on the lead when it is modelled by levels; empty (models saved without it):
+    /// Gaussian on the logit of the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<f64>,
 }
+
+impl LeadDensity {
+    fn density(&self) -> Density {
+        if self.cuts.is_empty() {
+            Density::LogitGaussian
+        } else {
+            Density::Levels
+        }
+    }
+
+    fn read(&self, lead: f64) -> f64 {
+        read_value(self.density(), &self.cuts, lead)
+    }
+}
+
+/// Cut points of title similarities in [0, 1]: as in record-linkage comparison levels, a few
+/// bands from "unrelated" to "the same but for case or punctuation" (0.97 and over).
+const SIMILARITY_CUTS: [f64; 5] = [0.5, 0.7, 0.8, 0.9, 0.97];
+/// Cut points of a count of tokens `n` read as `1 / (1 + n)`: 0, 1, 2, 3 or more.
+const COUNT_CUTS: [f64; 3] = [0.3, 0.45, 0.99];
+/// Cut points of a count read as `1 - 1 / (1 + n)`: 0, 1, 2, 3 or more.
+const RISING_COUNT_CUTS: [f64; 3] = [0.01, 0.6, 0.7];
+/// Cut points of the lead `(1 + d) / 2` for a difference `d` in mean cosine with the best
+/// other candidate of 0.04, 0.1 and 0.2. Candidates behind the best other or barely ahead of it
+/// share the lowest level whatever their rank: a cut at `d = 0` would tell the top candidate
+/// from the rest exactly, and EM can then settle on "the top candidate always matches".
+const LEAD_CUTS: [f64; 3] = [0.52, 0.55, 0.6];
 
 /// Options of the EM fit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -284,22 +333,43 @@ impl MixtureModel {
                 x.nrows()
             )));
         }
-        let spec: [(&str, Option<&str>, Density); 8] = [
-            ("word_cosine", None, Density::LogitGaussian),
-            ("char_cosine", None, Density::LogitGaussian),
-            ("token_jaccard", None, Density::LogitGaussian),
-            ("code_agreement", Some("has_codes"), Density::ThreeLevel),
-            ("number_agreement", Some("has_numbers"), Density::ThreeLevel),
-            ("brand_agreement", Some("has_brand"), Density::Bernoulli),
+        let spec: [(&str, Option<&str>, Density, &[f64]); 12] = [
+            ("word_cosine", None, Density::Levels, &SIMILARITY_CUTS),
+            ("char_cosine", None, Density::Levels, &SIMILARITY_CUTS),
+            ("rare_token_share", None, Density::Levels, &SIMILARITY_CUTS),
+            ("cover_better", None, Density::Levels, &COUNT_CUTS),
+            ("cover_worse", None, Density::Levels, &COUNT_CUTS),
+            ("sole_cover", None, Density::Levels, &RISING_COUNT_CUTS),
+            ("rival_cover", None, Density::Levels, &COUNT_CUTS),
+            (
+                "code_agreement",
+                Some("has_codes"),
+                Density::ThreeLevel,
+                &[],
+            ),
+            (
+                "number_agreement",
+                Some("has_numbers"),
+                Density::ThreeLevel,
+                &[],
+            ),
+            (
+                "brand_agreement",
+                Some("has_brand"),
+                Density::Bernoulli,
+                &[],
+            ),
             (
                 "price_similarity",
                 Some("has_price"),
                 Density::LogitGaussian,
+                &[],
             ),
             (
                 "image_similarity",
                 Some("has_image"),
                 Density::LogitGaussian,
+                &[],
             ),
         ];
         let mut model = MixtureModel {
@@ -307,17 +377,19 @@ impl MixtureModel {
             rank_prior: Vec::new(),
             features: spec
                 .iter()
-                .map(|&(c, p, density)| MixtureFeature {
+                .map(|&(c, p, density, cuts)| MixtureFeature {
                     column: col(c),
                     present: p.map(col),
                     density,
                     matched: Vec::new(),
                     unmatched: Vec::new(),
+                    cuts: cuts.to_vec(),
                 })
                 .collect(),
             lead: Some(LeadDensity {
                 matched: Vec::new(),
                 unmatched: Vec::new(),
+                cuts: LEAD_CUTS.to_vec(),
             }),
             iterations: 0,
         };
@@ -352,7 +424,7 @@ impl MixtureModel {
         model.m_step(&prepared, &resp, &bounds, true);
         // The match class is the one with the higher character similarity.
         let c = &model.features[1];
-        if c.matched[0] < c.unmatched[0] {
+        if centre(c.density, &c.matched) < centre(c.density, &c.unmatched) {
             model.prior = 1.0 - model.prior;
             for f in &mut model.features {
                 std::mem::swap(&mut f.matched, &mut f.unmatched);
@@ -406,17 +478,17 @@ impl MixtureModel {
             self.rank_prior.iter_mut().for_each(|p| *p = share);
         }
         // Each density's statistics are summed in row order, one density per task.
-        let densities: Vec<Density> = self
+        let densities: Vec<(Density, usize)> = self
             .features
             .iter()
-            .map(|f| f.density)
-            .chain(self.lead.as_ref().map(|_| Density::LogitGaussian))
+            .map(|f| (f.density, f.cuts.len() + 1))
+            .chain(self.lead.as_ref().map(|l| (l.density(), l.cuts.len() + 1)))
             .collect();
         let params: Vec<[Vec<f64>; 2]> = densities
             .par_iter()
             .enumerate()
-            .map(|(j, &density)| {
-                let mut stats = [Stats::new(density), Stats::new(density)];
+            .map(|(j, &(density, levels))| {
+                let mut stats = [Stats::new(density, levels), Stats::new(density, levels)];
                 let absent = &prepared.absent[j];
                 for (i, (&t, &r)) in prepared.value[j].iter().zip(resp).enumerate() {
                     if absent.get(i) == Some(&true) {
@@ -442,17 +514,7 @@ impl MixtureModel {
     /// parallel and the likelihood is summed query by query in order, so the result does not
     /// depend on the number of threads.
     fn e_step(&self, prepared: &Prepared, bounds: &[(usize, usize)]) -> (Vec<f64>, f64) {
-        let tables: Vec<[LogDensity; 2]> = self
-            .features
-            .iter()
-            .map(|f| (f.density, &f.matched, &f.unmatched))
-            .chain(
-                self.lead
-                    .as_ref()
-                    .map(|l| (Density::LogitGaussian, &l.matched, &l.unmatched)),
-            )
-            .map(|(d, m, u)| [LogDensity::new(d, m), LogDensity::new(d, u)])
-            .collect();
+        let tables = self.tables();
         let lead = self.lead.as_ref().map(|_| self.features.len());
         let row = |i: usize| {
             let (mut m, mut u) = (0.0, 0.0);
@@ -493,9 +555,30 @@ impl MixtureModel {
         (resp, ll / rows.max(1) as f64)
     }
 
+    /// Each modelled density's log densities for the match and non-match classes, logarithms
+    /// taken once: the features in model order, then the lead.
+    fn tables(&self) -> Vec<[LogDensity; 2]> {
+        self.features
+            .iter()
+            .map(|f| (f.density, &f.matched, &f.unmatched))
+            .chain(
+                self.lead
+                    .as_ref()
+                    .map(|l| (l.density(), &l.matched, &l.unmatched)),
+            )
+            .map(|(d, m, u)| [LogDensity::new(d, m), LogDensity::new(d, u)])
+            .collect()
+    }
+
     /// Posterior match probability of rows `s..e` (one query's candidates) when at most one
-    /// of them matches, and the group's log-likelihood.
-    fn group_posterior(&self, x: &Array2<f64>, s: usize, e: usize) -> (Vec<f64>, f64) {
+    /// of them matches, and the group's log-likelihood; `tables` from [`MixtureModel::tables`].
+    fn group_posterior(
+        &self,
+        tables: &[[LogDensity; 2]],
+        x: &Array2<f64>,
+        s: usize,
+        e: usize,
+    ) -> (Vec<f64>, f64) {
         let leads = self.lead.as_ref().map(|_| MixtureModel::leads(x, s, e));
         let mut probabilities = Vec::with_capacity(e - s);
         let ll = self.posterior(
@@ -504,15 +587,18 @@ impl MixtureModel {
                 let row = x.row(i);
                 let (mut m, mut u) = (0.0, 0.0);
                 if let (Some(l), Some(v)) = (&self.lead, &leads) {
-                    m += log_density(Density::LogitGaussian, &l.matched, v[i - s]);
-                    u += log_density(Density::LogitGaussian, &l.unmatched, v[i - s]);
+                    let [tm, tu] = &tables[self.features.len()];
+                    let t = l.read(v[i - s]);
+                    m += tm.at(t);
+                    u += tu.at(t);
                 }
-                for f in &self.features {
+                for (f, [tm, tu]) in self.features.iter().zip(tables) {
                     if f.present.is_some_and(|p| row[p] < 0.5) {
                         continue;
                     }
-                    m += log_density(f.density, &f.matched, row[f.column]);
-                    u += log_density(f.density, &f.unmatched, row[f.column]);
+                    let t = f.read(row[f.column]);
+                    m += tm.at(t);
+                    u += tu.at(t);
                 }
                 (m, u)
             }),
@@ -562,8 +648,9 @@ impl MixtureModel {
             if f.present.is_some_and(|p| row[p] < 0.5) {
                 continue;
             }
-            c[f.column] += log_density(f.density, &f.matched, row[f.column])
-                - log_density(f.density, &f.unmatched, row[f.column]);
+            let t = f.read(row[f.column]);
+            c[f.column] += LogDensity::new(f.density, &f.matched).at(t)
+                - LogDensity::new(f.density, &f.unmatched).at(t);
         }
         c
     }
@@ -625,17 +712,25 @@ fn level(v: f64) -> usize {
     }
 }
 
-fn log_density(d: Density, p: &[f64], v: f64) -> f64 {
-    LogDensity::new(d, p).at(read_value(d, v))
-}
-
 /// A feature value as its density reads it: the logit of a similarity, agreement as 0 or 1,
-/// or the level (0, 1, 2).
-fn read_value(d: Density, v: f64) -> f64 {
+/// or the level (0, 1, 2 for three levels; the number of `cuts` at or below `v` for levels).
+fn read_value(d: Density, cuts: &[f64], v: f64) -> f64 {
     match d {
         Density::LogitGaussian => logit(v),
         Density::Bernoulli => f64::from(u8::from(v > 0.5)),
         Density::ThreeLevel => level(v) as f64,
+        Density::Levels => cuts.partition_point(|&c| c <= v).min(MAX_LEVELS - 1) as f64,
+    }
+}
+
+/// Where a class's density of read values lies: the Gaussian's mean, the probability of
+/// agreement, or the expected level.
+fn centre(d: Density, p: &[f64]) -> f64 {
+    match d {
+        Density::LogitGaussian | Density::Bernoulli => p[0],
+        Density::ThreeLevel | Density::Levels => {
+            p.iter().enumerate().map(|(i, q)| i as f64 * q).sum()
+        }
     }
 }
 
@@ -647,7 +742,7 @@ enum LogDensity {
         log_norm: f64,
     },
     /// Log probability of each level (agreement: 0 and 1).
-    Levels([f64; 3]),
+    Levels([f64; MAX_LEVELS]),
 }
 
 impl LogDensity {
@@ -658,8 +753,19 @@ impl LogDensity {
                 var: p[1],
                 log_norm: (2.0 * std::f64::consts::PI * p[1]).ln(),
             },
-            Density::Bernoulli => LogDensity::Levels([(1.0 - p[0]).ln(), p[0].ln(), 0.0]),
-            Density::ThreeLevel => LogDensity::Levels([p[0].ln(), p[1].ln(), p[2].ln()]),
+            Density::Bernoulli => {
+                let mut l = [0.0; MAX_LEVELS];
+                l[0] = (1.0 - p[0]).ln();
+                l[1] = p[0].ln();
+                LogDensity::Levels(l)
+            }
+            Density::ThreeLevel | Density::Levels => {
+                let mut l = [0.0; MAX_LEVELS];
+                for (l, q) in l.iter_mut().zip(p) {
+                    *l = q.ln();
+                }
+                LogDensity::Levels(l)
+            }
         }
     }
 
@@ -692,11 +798,7 @@ impl Prepared {
             .features
             .par_iter()
             .map(|f| {
-                let v = x
-                    .column(f.column)
-                    .iter()
-                    .map(|&v| read_value(f.density, v))
-                    .collect();
+                let v = x.column(f.column).iter().map(|&v| f.read(v)).collect();
                 let p = f
                     .present
                     .map(|p| x.column(p).iter().map(|&v| v < 0.5).collect())
@@ -704,8 +806,8 @@ impl Prepared {
                 (v, p)
             })
             .unzip();
-        if model.lead.is_some() {
-            value.push(leads.iter().map(|&l| logit(l)).collect());
+        if let Some(lead) = &model.lead {
+            value.push(leads.iter().map(|&l| lead.read(l)).collect());
             absent.push(Vec::new());
         }
         Prepared { value, absent }
@@ -718,17 +820,25 @@ struct Stats {
     w: f64,
     sum: f64,
     sq: f64,
-    levels: [f64; 3],
+    levels: [f64; MAX_LEVELS],
+    /// Number of levels (three-level and levels densities).
+    n_levels: usize,
 }
 
 impl Stats {
-    fn new(density: Density) -> Stats {
+    /// Statistics of a density; `levels` is the number of levels of a [`Density::Levels`].
+    fn new(density: Density, levels: usize) -> Stats {
         Stats {
             density,
             w: 0.0,
             sum: 0.0,
             sq: 0.0,
-            levels: [0.0; 3],
+            levels: [0.0; MAX_LEVELS],
+            n_levels: match density {
+                Density::ThreeLevel => 3,
+                Density::Levels => levels.min(MAX_LEVELS),
+                Density::LogitGaussian | Density::Bernoulli => 0,
+            },
         }
     }
 
@@ -741,7 +851,7 @@ impl Stats {
                 self.sq += w * t * t;
             }
             Density::Bernoulli => self.sum += w * t,
-            Density::ThreeLevel => self.levels[t as usize] += w,
+            Density::ThreeLevel | Density::Levels => self.levels[t as usize] += w,
         }
     }
 
@@ -757,11 +867,13 @@ impl Stats {
                 vec![mean, var]
             }
             Density::Bernoulli => vec![((self.sum + 0.5) / (self.w + 1.0)).clamp(1e-4, 1.0 - 1e-4)],
-            Density::ThreeLevel => self
-                .levels
-                .iter()
-                .map(|l| ((l + 0.5) / (self.w + 1.5)).max(1e-4))
-                .collect(),
+            Density::ThreeLevel | Density::Levels => {
+                let n = self.n_levels as f64;
+                self.levels[..self.n_levels]
+                    .iter()
+                    .map(|l| ((l + 0.5) / (self.w + 0.5 * n)).max(1e-4))
+                    .collect()
+            }
         }
     }
 }
@@ -1217,7 +1329,7 @@ mod tests {
         let prepared = Prepared::new(&model, &f.x, &leads);
         let (mut raw, mut ll) = (Vec::new(), 0.0);
         for &(s, e) in &bounds {
-            let (r, l) = model.group_posterior(&f.x, s, e);
+            let (r, l) = model.group_posterior(&model.tables(), &f.x, s, e);
             raw.extend(r);
             ll += l;
         }

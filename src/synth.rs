@@ -1220,7 +1220,22 @@ fn home_catalog<'a>(
     // Home products.
     let width = n_products.to_string().len().max(5);
     let n_home_sellers = (n_products / 8).max(1);
-    let mut used: BTreeSet<String> = names.iter().map(|n| n.name.to_lowercase()).collect();
+    // Two titles that differ only in case, punctuation or the language of a word that copies
+    // may translate (`Hitam` and `Black`) name one product: a variant must differ in its words.
+    let words = |t: &str| {
+        t.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                TRANSLATIONS
+                    .iter()
+                    .find_map(|&(id, en)| (w == en).then_some(id))
+                    .unwrap_or(w)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut used: BTreeSet<String> = names.iter().map(|n| words(&n.name)).collect();
     let mut products = Vec::with_capacity(n_products);
     for k in 0..n_products {
         let (title, category, price) = if let Some(&i) = home_names.get(k) {
@@ -1237,7 +1252,7 @@ fn home_catalog<'a>(
             let brands = cat_brands.get(base.category.as_str()).unwrap_or(&empty);
             let mut t = variant_title(rng, &base.name, &other.name, brands);
             let mut tries = 0;
-            while used.contains(&t.to_lowercase()) {
+            while used.contains(&words(&t)) {
                 tries += 1;
                 t = if tries < 5 {
                     variant_title(rng, &base.name, &other.name, brands)
@@ -1249,7 +1264,7 @@ fn home_catalog<'a>(
                     )
                 };
             }
-            used.insert(t.to_lowercase());
+            used.insert(words(&t));
             let price = (base.price * (0.3 * normal(rng)).exp() / 100.0)
                 .round()
                 .max(1.0)

@@ -1,5 +1,5 @@
 //! Title normalisation on seeded cross-language copies of the PRDECT-ID names and on the
-//! hand-written Chinese-titled copies (figures in the README's text section).
+//! hand-written Chinese-titled copies (figures in docs/BENCHMARKS.md, "Text evaluation").
 
 use crossleak::text::Normalizer;
 use crossleak::text_eval::{run, zh_recall, TextEvalParams};

@@ -28,7 +28,7 @@ fn catalog(ids: &[&str], category: Option<&str>, price: Option<f64>) -> Catalog 
     c
 }
 
-/// The README figures, on the seeded run the README quotes (seed 7, all bundled curves).
+/// The figures in docs/BENCHMARKS.md, on the seeded run it quotes (seed 7, all bundled curves).
 #[test]
 fn onsets_on_real_curves_meet_the_readme_figures() {
     let params = OnsetEvalParams {
