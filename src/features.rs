@@ -194,15 +194,16 @@ pub fn pair_features(
     ba: &RecordAttrs,
 ) -> [f64; N_FEATURES] {
     let (sa, sb) = (token_set(a), token_set(b));
-    let (mut f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
-    alone(&mut f, covered);
+    let (mut f, cover) = features_with_sets(a, aa, &sa, b, ba, &sb);
+    alone(&mut f, cover.shared);
     f
 }
 
 /// Fills the columns that compare a pair with its query's other candidates as if it had none:
-/// every token it covers is its alone, and no rival covers more.
-fn alone(f: &mut [f64; N_FEATURES], covered: u64) {
-    f[SOLE_COVER] = 1.0 - count_similarity(covered.count_ones());
+/// every token the two titles share (found either way, the fewer) is its alone, and no rival
+/// covers more. Symmetric in the two titles.
+fn alone(f: &mut [f64; N_FEATURES], shared: u32) {
+    f[SOLE_COVER] = 1.0 - count_similarity(shared);
     f[RIVAL_COVER] = 1.0;
 }
 
@@ -214,8 +215,8 @@ pub fn pair_row(
     ba: &RecordAttrs,
 ) -> ([f64; N_FEATURES], Vec<String>) {
     let (sa, sb) = (token_set(a), token_set(b));
-    let (mut f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
-    alone(&mut f, covered);
+    let (mut f, cover) = features_with_sets(a, aa, &sa, b, ba, &sb);
+    alone(&mut f, cover.shared);
     (f, symmetric_difference(&sa, &sb))
 }
 
@@ -238,7 +239,7 @@ fn features_with_sets(
     b: &AnalyzedTitle,
     ba: &RecordAttrs,
     sb: &TokenSet<'_>,
-) -> ([f64; N_FEATURES], u64) {
+) -> ([f64; N_FEATURES], TokenCover) {
     let mut f = [0.0; N_FEATURES];
     f[0] = a.words.cosine(&b.words);
     f[1] = a.chars.cosine(&b.chars);
@@ -309,7 +310,7 @@ fn features_with_sets(
     let cover = TokenCover::of(a, sa, b, sb);
     f[19] = count_similarity(cover.a_missing.min(cover.b_missing));
     f[20] = count_similarity(cover.a_missing.max(cover.b_missing));
-    (f, cover.a_covered)
+    (f, cover)
 }
 
 /// Which tokens of each of two titles the other title holds, exactly or with one typo.
@@ -321,6 +322,8 @@ struct TokenCover {
     /// Bit `i` set when the `i`-th distinct token of `a` (in title order, the first 64) is
     /// found in `b`.
     a_covered: u64,
+    /// Distinct tokens of either title found in the other, the fewer of the two counts.
+    shared: u32,
 }
 
 impl TokenCover {
@@ -354,10 +357,13 @@ impl TokenCover {
             a_missing += u32::from(!found);
         }
         let b_missing = only_b.iter().filter(|t| !typo_in(t, &only_a)).count() as u32;
+        let a_found = distinct(&a.tokens).count() as u32 - a_missing;
+        let b_found = distinct(&b.tokens).count() as u32 - b_missing;
         TokenCover {
             a_missing,
             b_missing,
             a_covered,
+            shared: a_found.min(b_found),
         }
     }
 }
@@ -626,13 +632,13 @@ pub fn append_features(
             let (a, aa) = (&queries.titles[p.query], &queries.attrs[p.query]);
             let (b, ba) = (&targets.titles[p.target], &targets.attrs[p.target]);
             let (sa, sb) = (token_set(a), token_set(b));
-            let (f, covered) = features_with_sets(a, aa, &sa, b, ba, &sb);
+            let (f, cover) = features_with_sets(a, aa, &sa, b, ba, &sb);
             let differing = if tokens {
                 symmetric_difference(&sa, &sb)
             } else {
                 Vec::new()
             };
-            ((f, differing), covered)
+            ((f, differing), cover.a_covered)
         })
         .unzip();
     // Each query's candidates (consecutive pairs of one query) compared with each other.
