@@ -23,7 +23,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::index::{AnalyzedTitle, CandidatePair};
-use crate::text::{token_kind, Normalizer, TokenKind};
+use crate::text::{token_kind, Lexicon, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
 pub const FEATURE_NAMES: [&str; 23] = [
@@ -341,22 +341,37 @@ impl TokenCover {
         // Tokens of one side missing from the other exactly: typos are looked for among them.
         let only_b: Vec<&str> = distinct(&b.tokens).filter(|t| !sa.contains(t)).collect();
         let only_a: Vec<&str> = distinct(&a.tokens).filter(|t| !sb.contains(t)).collect();
-        let typo_in = |t: &str, others: &[&str]| {
-            typo_prone(t)
-                && others
-                    .iter()
-                    .any(|u| typo_prone(u) && within_one_edit(t, u))
+        // Typos are made in words as written: a word the lexicon rewrote is compared in each
+        // of its spellings (`sekp` is a typo of `sekop`, which became `shovel`).
+        let spellings = |t: &str| -> Vec<String> {
+            Lexicon::standard_surfaces(t)
+                .into_iter()
+                .filter(|w| typo_prone(w))
+                .collect()
+        };
+        let a_spelt: Vec<Vec<String>> = only_a.iter().map(|t| spellings(t)).collect();
+        let b_spelt: Vec<Vec<String>> = only_b.iter().map(|t| spellings(t)).collect();
+        let typo = |mine: &[String], others: &[Vec<String>]| {
+            others
+                .iter()
+                .flatten()
+                .any(|u| mine.iter().any(|w| within_one_edit(w, u)))
         };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
+        let mut next_only_a = 0;
         for (i, t) in distinct(&a.tokens).enumerate() {
-            let found = sb.contains(t) || typo_in(t, &only_b);
+            // `only_a` holds the tokens of `a` missing from `b`, in this order.
+            let found = sb.contains(t) || {
+                next_only_a += 1;
+                typo(&a_spelt[next_only_a - 1], &b_spelt)
+            };
             if found && i < 64 {
                 a_covered |= 1 << i;
             }
             a_missing += u32::from(!found);
         }
-        let b_missing = only_b.iter().filter(|t| !typo_in(t, &only_a)).count() as u32;
+        let b_missing = b_spelt.iter().filter(|w| !typo(w, &a_spelt)).count() as u32;
         let a_found = distinct(&a.tokens).count() as u32 - a_missing;
         let b_found = distinct(&b.tokens).count() as u32 - b_missing;
         TokenCover {
@@ -678,10 +693,10 @@ mod tests {
     #[test]
     fn token_cover_tolerates_typos_not_other_sizes_and_singles_out_the_variant() {
         let titles: Vec<String> = [
-            "Kaos Polos Katun Hitam XL",
-            "Kaos Polos Katun Putih XL",
-            "Kaos Polos Katun Hitam M",
-            "kaos polso katun hitam xl",
+            "Jaket Bomber Zeta Hitam XL",
+            "Jaket Bomber Zeta Putih XL",
+            "Jaket Bomber Zeta Hitam M",
+            "jaket bobmer zeta hitam xl",
             "Botol Minum 500ml",
             "Botol Minum 600ml",
         ]
@@ -691,7 +706,8 @@ mod tests {
         let t: Vec<AnalyzedTitle> = titles.iter().map(|x| model.analyze(x)).collect();
         let none = RecordAttrs::default();
         let get = |f: &[f64; N_FEATURES], name: &str| f[feature_index(name).unwrap()];
-        // A transposition typo is found; nothing is missing on either side.
+        // A transposition typo is found; nothing is missing on either side. (Typos are looked
+        // for after the lexicon: a misspelt lexicon word such as `polso` is not `plain`.)
         let f = pair_features(&t[3], &none, &t[0], &none);
         assert_eq!(get(&f, "cover_better"), 1.0);
         assert_eq!(get(&f, "cover_worse"), 1.0);

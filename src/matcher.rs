@@ -1244,7 +1244,12 @@ mod tests {
             cands.sort_by(|a, b| b.0.total_cmp(&a.0));
             for (j, &(sim, numbers, is_copy)) in cands.iter().enumerate() {
                 let i = g * k + j;
-                for c in ["word_cosine", "char_cosine", "token_jaccard"] {
+                for c in [
+                    "word_cosine",
+                    "char_cosine",
+                    "token_jaccard",
+                    "rare_token_share",
+                ] {
                     x[[i, col(c)]] = (sim + rng.gen_range(-0.05..0.05)).clamp(0.0, 1.0);
                 }
                 x[[i, col("has_numbers")]] = 1.0;

@@ -486,6 +486,35 @@ impl Lexicon {
             .clone()
     }
 
+    /// The words of the standard lexicon that become `concept`, with the concept itself first
+    /// (`shovel` gives `shovel` and `sekop`); a word no entry leads to gives itself alone. What
+    /// a title said before the lexicon rewrote it, so that a misspelt word (`sekp`) can still be
+    /// recognised as its correctly spelt counterpart after the other title's was translated.
+    ///
+    /// ```
+    /// use crossleak::text::Lexicon;
+    /// assert!(Lexicon::standard_surfaces("milk").iter().any(|w| w == "susu"));
+    /// assert_eq!(Lexicon::standard_surfaces("qwzx"), ["qwzx"]);
+    /// ```
+    pub fn standard_surfaces(concept: &str) -> Vec<String> {
+        type Surfaces = HashMap<String, Vec<String>, BuildHasherDefault<FxHasher>>;
+        static SURFACES: OnceLock<Surfaces> = OnceLock::new();
+        let surfaces = SURFACES.get_or_init(|| {
+            let mut m = Surfaces::default();
+            for (word, concept) in Lexicon::standard().entries() {
+                if word != concept {
+                    m.entry(concept.to_string())
+                        .or_default()
+                        .push(word.to_string());
+                }
+            }
+            m
+        });
+        std::iter::once(concept.to_string())
+            .chain(surfaces.get(concept).into_iter().flatten().cloned())
+            .collect()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.map.len()
