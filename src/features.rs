@@ -232,29 +232,37 @@ fn token_set(a: &AnalyzedTitle) -> TokenSet<'_> {
     a.tokens.iter().map(String::as_str).collect()
 }
 
-fn features_with_sets(
-    a: &AnalyzedTitle,
+fn features_with_sets<'a>(
+    a: &'a AnalyzedTitle,
     aa: &RecordAttrs,
     sa: &TokenSet<'_>,
-    b: &AnalyzedTitle,
+    b: &'a AnalyzedTitle,
     ba: &RecordAttrs,
     sb: &TokenSet<'_>,
-) -> ([f64; N_FEATURES], TokenCover) {
+) -> ([f64; N_FEATURES], TokenCover<'a>) {
     let mut f = [0.0; N_FEATURES];
     f[0] = a.words.cosine(&b.words);
     f[1] = a.chars.cosine(&b.chars);
     f[2] = jaccard(sa, sb);
     f[3] = token_sort_similarity(&a.tokens, &b.tokens);
+    let cover = TokenCover::of(a, sa, b, sb);
     let (wa, wb) = (token_weights(a), token_weights(b));
     let weight = |m: &TokenWeights<'_>| m.values().sum::<f64>();
+    // Tokens in common, and a typo of one side's token with the other side's token (weighed as
+    // the lighter of the two, so a misspelling's rarity does not count as agreement).
     let common: f64 = wa
         .iter()
         .filter(|(t, _)| wb.contains_key(*t))
         .map(|(_, w)| w)
-        .sum();
+        .sum::<f64>()
+        + cover
+            .typos
+            .iter()
+            .map(|(t, u)| wa[t].min(wb[u]))
+            .sum::<f64>();
     let (ta, tb) = (weight(&wa), weight(&wb));
     f[4] = if ta + tb - common > 0.0 {
-        common / (ta + tb - common)
+        (common / (ta + tb - common)).min(1.0)
     } else {
         1.0
     };
@@ -307,14 +315,13 @@ fn features_with_sets(
         f[17] = crate::image::similarity(ha, hb);
         f[18] = 1.0;
     }
-    let cover = TokenCover::of(a, sa, b, sb);
     f[19] = count_similarity(cover.a_missing.min(cover.b_missing));
     f[20] = count_similarity(cover.a_missing.max(cover.b_missing));
     (f, cover)
 }
 
 /// Which tokens of each of two titles the other title holds, exactly or with one typo.
-struct TokenCover {
+struct TokenCover<'a> {
     /// Distinct tokens of `a` not found in `b`.
     a_missing: u32,
     /// Distinct tokens of `b` not found in `a`.
@@ -324,18 +331,21 @@ struct TokenCover {
     a_covered: u64,
     /// Distinct tokens of either title found in the other, the fewer of the two counts.
     shared: u32,
+    /// Every token of `a` and token of `b` missing from the other title exactly that are one
+    /// typo apart (the same pairs whichever title comes first).
+    typos: Vec<(&'a str, &'a str)>,
 }
 
-impl TokenCover {
+impl<'a> TokenCover<'a> {
     /// A token is found in the other title when the other holds it, or when both are words of
     /// four characters or more without digits that differ by one edit or transposition (a
     /// typo; numbers and codes must agree exactly, since `30` and `300` are other sizes).
     fn of(
-        a: &AnalyzedTitle,
+        a: &'a AnalyzedTitle,
         sa: &TokenSet<'_>,
-        b: &AnalyzedTitle,
+        b: &'a AnalyzedTitle,
         sb: &TokenSet<'_>,
-    ) -> TokenCover {
+    ) -> TokenCover<'a> {
         let typo_prone =
             |t: &str| t.chars().nth(3).is_some() && !t.chars().any(|c| c.is_ascii_digit());
         // Tokens of one side missing from the other exactly: typos are looked for among them.
@@ -351,27 +361,35 @@ impl TokenCover {
         };
         let a_spelt: Vec<Vec<String>> = only_a.iter().map(|t| spellings(t)).collect();
         let b_spelt: Vec<Vec<String>> = only_b.iter().map(|t| spellings(t)).collect();
-        let typo = |mine: &[String], others: &[Vec<String>]| {
-            others
+        let apart = |mine: &[String], theirs: &[String]| {
+            theirs
                 .iter()
-                .flatten()
                 .any(|u| mine.iter().any(|w| within_one_edit(w, u)))
         };
+        let typos: Vec<(&str, &str)> = only_a
+            .iter()
+            .zip(&a_spelt)
+            .flat_map(|(&t, tw)| {
+                only_b
+                    .iter()
+                    .zip(&b_spelt)
+                    .filter(move |(_, uw)| apart(tw, uw))
+                    .map(move |(&u, _)| (t, u))
+            })
+            .collect();
         let mut a_covered = 0u64;
         let mut a_missing = 0;
-        let mut next_only_a = 0;
         for (i, t) in distinct(&a.tokens).enumerate() {
-            // `only_a` holds the tokens of `a` missing from `b`, in this order.
-            let found = sb.contains(t) || {
-                next_only_a += 1;
-                typo(&a_spelt[next_only_a - 1], &b_spelt)
-            };
+            let found = sb.contains(t) || typos.iter().any(|&(x, _)| x == t);
             if found && i < 64 {
                 a_covered |= 1 << i;
             }
             a_missing += u32::from(!found);
         }
-        let b_missing = b_spelt.iter().filter(|w| !typo(w, &a_spelt)).count() as u32;
+        let b_missing = only_b
+            .iter()
+            .filter(|&&u| !typos.iter().any(|&(_, y)| y == u))
+            .count() as u32;
         let a_found = distinct(&a.tokens).count() as u32 - a_missing;
         let b_found = distinct(&b.tokens).count() as u32 - b_missing;
         TokenCover {
@@ -379,6 +397,7 @@ impl TokenCover {
             b_missing,
             a_covered,
             shared: a_found.min(b_found),
+            typos,
         }
     }
 }
@@ -396,16 +415,41 @@ fn distinct(tokens: &[String]) -> impl Iterator<Item = &str> {
 /// query tokens each covers (`covered`, same order): the tokens a candidate covers and no other
 /// candidate does (the query's details that single it out), and the tokens it misses that
 /// another candidate covers.
-fn compare_candidates(rows: &mut [([f64; N_FEATURES], Vec<String>)], covered: &[u64]) {
-    for (i, (row, _)) in rows.iter_mut().enumerate() {
-        let others = covered
+fn compare_candidates(rows: &mut [[f64; N_FEATURES]], covered: &[u64], members: &[usize]) {
+    for &i in members {
+        let others = members
             .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != i)
-            .fold(0u64, |acc, (_, &m)| acc | m);
-        row[SOLE_COVER] = 1.0 - count_similarity((covered[i] & !others).count_ones());
-        row[RIVAL_COVER] = count_similarity((!covered[i] & others).count_ones());
+            .filter(|&&j| j != i)
+            .fold(0u64, |acc, &j| acc | covered[j]);
+        rows[i][SOLE_COVER] = 1.0 - count_similarity((covered[i] & !others).count_ones());
+        rows[i][RIVAL_COVER] = count_similarity((!covered[i] & others).count_ones());
     }
+}
+
+/// Features of aligned pairs (pair `i` is `left.titles[i]` with `right.titles[i]`) and each
+/// pair's differing tokens, where the pairs of one `group` (the same left record, in any
+/// order) are that record's candidates and are compared with each other as the detector
+/// compares a listing's candidates ([`append_features`]). Computed in parallel.
+pub fn grouped_pair_features(left: Side<'_>, right: Side<'_>, group: &[usize]) -> PairFeatures {
+    let (mut rows, (differing, covered)): (Vec<[f64; N_FEATURES]>, (Vec<Vec<String>>, Vec<u64>)) =
+        (0..group.len())
+            .into_par_iter()
+            .map(|i| {
+                let (a, b) = (&left.titles[i], &right.titles[i]);
+                let (sa, sb) = (token_set(a), token_set(b));
+                let (f, cover) =
+                    features_with_sets(a, &left.attrs[i], &sa, b, &right.attrs[i], &sb);
+                (f, (symmetric_difference(&sa, &sb), cover.a_covered))
+            })
+            .unzip();
+    let mut members: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &g) in group.iter().enumerate() {
+        members.entry(g).or_default().push(i);
+    }
+    for m in members.values() {
+        compare_candidates(&mut rows, &covered, m);
+    }
+    PairFeatures::from_rows(rows.into_iter().zip(differing).collect())
 }
 
 /// The distinct tokens found in exactly one of the two titles, sorted.
@@ -661,7 +705,12 @@ pub fn append_features(
     while start < pairs.len() {
         let q = pairs[start].query;
         let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        compare_candidates(&mut rows[start..end], &covered[start..end]);
+        let mut x: Vec<[f64; N_FEATURES]> = rows[start..end].iter().map(|r| r.0).collect();
+        let members: Vec<usize> = (0..end - start).collect();
+        compare_candidates(&mut x, &covered[start..end], &members);
+        for (r, f) in rows[start..end].iter_mut().zip(x) {
+            r.0 = f;
+        }
         start = end;
     }
     let x = std::mem::take(&mut out.x);

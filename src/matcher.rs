@@ -333,8 +333,7 @@ impl MixtureModel {
                 x.nrows()
             )));
         }
-        let spec: [(&str, Option<&str>, Density, &[f64]); 12] = [
-            ("word_cosine", None, Density::Levels, &SIMILARITY_CUTS),
+        let spec: [(&str, Option<&str>, Density, &[f64]); 11] = [
             ("char_cosine", None, Density::Levels, &SIMILARITY_CUTS),
             ("rare_token_share", None, Density::Levels, &SIMILARITY_CUTS),
             ("cover_better", None, Density::Levels, &COUNT_CUTS),
@@ -423,7 +422,7 @@ impl MixtureModel {
         }
         model.m_step(&prepared, &resp, &bounds, true);
         // The match class is the one with the higher character similarity.
-        let c = &model.features[1];
+        let c = &model.features[0];
         if centre(c.density, &c.matched) < centre(c.density, &c.unmatched) {
             model.prior = 1.0 - model.prior;
             for f in &mut model.features {
