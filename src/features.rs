@@ -411,18 +411,49 @@ fn distinct(tokens: &[String]) -> impl Iterator<Item = &str> {
         .filter(move |t| seen.insert(t))
 }
 
-/// Fills [`SOLE_COVER`] and [`RIVAL_COVER`] of `rows`, the candidates of one query, from the
-/// query tokens each covers (`covered`, same order): the tokens a candidate covers and no other
-/// candidate does (the query's details that single it out), and the tokens it misses that
-/// another candidate covers.
-fn compare_candidates(rows: &mut [[f64; N_FEATURES]], covered: &[u64], members: &[usize]) {
+/// One pair scored: its feature row, its differing tokens (empty when not kept) and the
+/// query tokens it covers (see [`TokenCover`]).
+struct Scored {
+    row: [f64; N_FEATURES],
+    differing: Vec<String>,
+    covered: u64,
+}
+
+impl Scored {
+    fn of(
+        a: &AnalyzedTitle,
+        aa: &RecordAttrs,
+        b: &AnalyzedTitle,
+        ba: &RecordAttrs,
+        tokens: bool,
+    ) -> Scored {
+        let (sa, sb) = (token_set(a), token_set(b));
+        let (row, cover) = features_with_sets(a, aa, &sa, b, ba, &sb);
+        Scored {
+            row,
+            differing: if tokens {
+                symmetric_difference(&sa, &sb)
+            } else {
+                Vec::new()
+            },
+            covered: cover.a_covered,
+        }
+    }
+}
+
+/// Fills [`SOLE_COVER`] and [`RIVAL_COVER`] of `scored[i]` for each `i` of `members`, the
+/// candidates of one query, from the query tokens each covers: the tokens a candidate covers
+/// and no other candidate does (the query's details that single it out), and the tokens it
+/// misses that another candidate covers.
+fn compare_candidates(scored: &mut [Scored], members: &[usize]) {
     for &i in members {
         let others = members
             .iter()
             .filter(|&&j| j != i)
-            .fold(0u64, |acc, &j| acc | covered[j]);
-        rows[i][SOLE_COVER] = 1.0 - count_similarity((covered[i] & !others).count_ones());
-        rows[i][RIVAL_COVER] = count_similarity((!covered[i] & others).count_ones());
+            .fold(0u64, |acc, &j| acc | scored[j].covered);
+        let mine = scored[i].covered;
+        scored[i].row[SOLE_COVER] = 1.0 - count_similarity((mine & !others).count_ones());
+        scored[i].row[RIVAL_COVER] = count_similarity((!mine & others).count_ones());
     }
 }
 
@@ -431,25 +462,26 @@ fn compare_candidates(rows: &mut [[f64; N_FEATURES]], covered: &[u64], members: 
 /// order) are that record's candidates and are compared with each other as the detector
 /// compares a listing's candidates ([`append_features`]). Computed in parallel.
 pub fn grouped_pair_features(left: Side<'_>, right: Side<'_>, group: &[usize]) -> PairFeatures {
-    let (mut rows, (differing, covered)): (Vec<[f64; N_FEATURES]>, (Vec<Vec<String>>, Vec<u64>)) =
-        (0..group.len())
-            .into_par_iter()
-            .map(|i| {
-                let (a, b) = (&left.titles[i], &right.titles[i]);
-                let (sa, sb) = (token_set(a), token_set(b));
-                let (f, cover) =
-                    features_with_sets(a, &left.attrs[i], &sa, b, &right.attrs[i], &sb);
-                (f, (symmetric_difference(&sa, &sb), cover.a_covered))
-            })
-            .unzip();
+    let mut scored: Vec<Scored> = (0..group.len())
+        .into_par_iter()
+        .map(|i| {
+            Scored::of(
+                &left.titles[i],
+                &left.attrs[i],
+                &right.titles[i],
+                &right.attrs[i],
+                true,
+            )
+        })
+        .collect();
     let mut members: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, &g) in group.iter().enumerate() {
         members.entry(g).or_default().push(i);
     }
     for m in members.values() {
-        compare_candidates(&mut rows, &covered, m);
+        compare_candidates(&mut scored, m);
     }
-    PairFeatures::from_rows(rows.into_iter().zip(differing).collect())
+    PairFeatures::from_rows(scored.into_iter().map(|s| (s.row, s.differing)).collect())
 }
 
 /// The distinct tokens found in exactly one of the two titles, sorted.
@@ -685,32 +717,24 @@ pub fn append_features(
     targets: Side<'_>,
     tokens: bool,
 ) {
-    let (mut rows, covered): (Vec<([f64; N_FEATURES], Vec<String>)>, Vec<u64>) = pairs
+    let mut scored: Vec<Scored> = pairs
         .par_iter()
         .map(|p| {
-            let (a, aa) = (&queries.titles[p.query], &queries.attrs[p.query]);
-            let (b, ba) = (&targets.titles[p.target], &targets.attrs[p.target]);
-            let (sa, sb) = (token_set(a), token_set(b));
-            let (f, cover) = features_with_sets(a, aa, &sa, b, ba, &sb);
-            let differing = if tokens {
-                symmetric_difference(&sa, &sb)
-            } else {
-                Vec::new()
-            };
-            ((f, differing), cover.a_covered)
+            Scored::of(
+                &queries.titles[p.query],
+                &queries.attrs[p.query],
+                &targets.titles[p.target],
+                &targets.attrs[p.target],
+                tokens,
+            )
         })
-        .unzip();
+        .collect();
     // Each query's candidates (consecutive pairs of one query) compared with each other.
     let mut start = 0;
     while start < pairs.len() {
         let q = pairs[start].query;
         let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        let mut x: Vec<[f64; N_FEATURES]> = rows[start..end].iter().map(|r| r.0).collect();
-        let members: Vec<usize> = (0..end - start).collect();
-        compare_candidates(&mut x, &covered[start..end], &members);
-        for (r, f) in rows[start..end].iter_mut().zip(x) {
-            r.0 = f;
-        }
+        compare_candidates(&mut scored, &(start..end).collect::<Vec<_>>());
         start = end;
     }
     let x = std::mem::take(&mut out.x);
@@ -724,10 +748,10 @@ pub fn append_features(
     } else {
         x.into_raw_vec_and_offset().0
     };
-    flat.reserve(rows.len() * N_FEATURES);
-    for (r, d) in rows {
-        flat.extend_from_slice(&r);
-        out.differing.push(d);
+    flat.reserve(scored.len() * N_FEATURES);
+    for s in scored {
+        flat.extend_from_slice(&s.row);
+        out.differing.push(s.differing);
     }
     let n = flat.len() / N_FEATURES;
     out.x = Array2::from_shape_vec((n, N_FEATURES), flat)
