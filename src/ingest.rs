@@ -636,6 +636,88 @@ impl Inputs {
     }
 }
 
+/// An analyst's labels of candidate pairs, by listing: which products a listing is known to
+/// copy or known not to copy. Read from a CSV file with columns `listing_id`, `product_id` and
+/// `label` (`1`/`0`, `true`/`false`, `yes`/`no`; other columns are ignored, rows with an empty
+/// label are skipped), such as the detector's `review_pairs.csv` with its `label` column
+/// filled in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PairLabels {
+    by_listing: HashMap<String, Vec<(String, bool)>>,
+    count: usize,
+}
+
+impl PairLabels {
+    /// Reads a labels file. A label that is not one of the accepted words, or a row without a
+    /// listing or product id, is an [`Error::BadValue`] naming the file, row and column; a
+    /// pair labelled twice keeps its last label.
+    pub fn read(path: &Path) -> Result<PairLabels> {
+        let df = read_text_table(path, "labels", b',', Some(b'"'))?;
+        let listings = text_column(&df, "labels", "listing_id")?;
+        let products = text_column(&df, "labels", "product_id")?;
+        let labels = text_column(&df, "labels", "label")?;
+        let table = format!("labels {}", path.display());
+        let mut out = PairLabels::default();
+        for (i, ((l, p), v)) in listings.into_iter().zip(products).zip(labels).enumerate() {
+            let bad = |column: &str, reason: String| Error::BadValue {
+                table: table.clone(),
+                row: i + 1,
+                column: column.into(),
+                reason,
+            };
+            let v = v.unwrap_or_default().trim().to_ascii_lowercase();
+            let label = match v.as_str() {
+                "" => continue,
+                "1" | "1.0" | "true" | "yes" | "y" => true,
+                "0" | "0.0" | "false" | "no" | "n" => false,
+                other => {
+                    return Err(bad(
+                        "label",
+                        format!("expected 1/0, true/false or yes/no, got {other:?}"),
+                    ))
+                }
+            };
+            let l = l.filter(|x| !x.trim().is_empty());
+            let l = l.ok_or_else(|| bad("listing_id", "empty listing id".into()))?;
+            let p = p.filter(|x| !x.trim().is_empty());
+            let p = p.ok_or_else(|| bad("product_id", "empty product id".into()))?;
+            out.insert(l.trim(), p.trim(), label);
+        }
+        Ok(out)
+    }
+
+    /// Records that `listing` copies `product` (`true`) or does not (`false`).
+    pub fn insert(&mut self, listing: &str, product: &str, is_match: bool) {
+        let known = self.by_listing.entry(listing.to_string()).or_default();
+        match known.iter_mut().find(|(p, _)| p == product) {
+            Some(k) => k.1 = is_match,
+            None => {
+                known.push((product.to_string(), is_match));
+                self.count += 1;
+            }
+        }
+    }
+
+    /// The label of a pair, if it has one.
+    pub fn get(&self, listing: &str, product: &str) -> Option<bool> {
+        self.by_listing
+            .get(listing)?
+            .iter()
+            .find(|(p, _)| p == product)
+            .map(|k| k.1)
+    }
+
+    /// Number of labelled pairs.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no pair is labelled.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 /// Reads the sales table.
 ///
 /// Required logical columns: `product_id`, `date`, `units`; optional: `revenue` (and `price`,

@@ -90,14 +90,14 @@ pub use crate::error::{Error, Result};
 pub use crate::features::{PairFeatures, RecordAttrs, FEATURE_NAMES};
 pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
-    Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, RejectedRow, SalesPanel,
-    SalesRow, TableKind,
+    Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, PairLabels, RejectedRow,
+    SalesPanel, SalesRow, TableKind,
 };
 pub use crate::leak::{
     CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, ListingTotals, SellerFinding,
     Timing,
 };
-pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel};
+pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair};
 pub use crate::pipeline::{Config, Detector, DetectorParams, ListingScorer, Report, RunSummary};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};

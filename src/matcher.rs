@@ -320,6 +320,28 @@ impl MixtureModel {
     /// Fits the mixture on unlabelled candidate pairs by EM; `groups[i]` is the query of row
     /// `i` (rows of one query contiguous), and each query matches at most one of its rows.
     pub fn fit(x: &Array2<f64>, groups: &[usize], params: &MixtureParams) -> Result<MixtureModel> {
+        MixtureModel::fit_labelled(x, groups, &[], params)
+    }
+
+    /// [`MixtureModel::fit`] with some pairs labelled by an analyst: `labels[i]` is
+    /// `Some(true)` when row `i`'s target is known to be its query's match, `Some(false)` when
+    /// it is known not to be, `None` when unknown (`labels` empty: nothing known). EM holds the
+    /// labelled rows at their labels ([`condition_on_labels`]), so a few dozen labels on the
+    /// pairs the model is least sure of steer what each class learns, as labelled pairs do in
+    /// Splink and dedupe; without labels the fit is the unsupervised one.
+    pub fn fit_labelled(
+        x: &Array2<f64>,
+        groups: &[usize],
+        labels: &[Option<bool>],
+        params: &MixtureParams,
+    ) -> Result<MixtureModel> {
+        if !labels.is_empty() && labels.len() != x.nrows() {
+            return Err(Error::Model(format!(
+                "{} labels for {} candidate pairs",
+                labels.len(),
+                x.nrows()
+            )));
+        }
         if groups.len() != x.nrows() {
             return Err(Error::Model(format!(
                 "{} group ids for {} candidate pairs",
@@ -404,6 +426,7 @@ impl MixtureModel {
             .collect();
         let prepared = Prepared::new(&model, x, &leads);
         let mut resp = two_means(&score);
+        condition_bounds(&mut resp, &bounds, labels);
         // Two stages: first with the match equally likely at any rank (so the classes settle
         // on what a copy looks like), then with the rank prior learned too. Learning ranks from
         // the start can settle on "the top candidate always matches".
@@ -413,6 +436,7 @@ impl MixtureModel {
                 model.m_step(&prepared, &resp, &bounds, learn_ranks);
                 let (new_resp, ll) = model.e_step(&prepared, &bounds);
                 resp = new_resp;
+                condition_bounds(&mut resp, &bounds, labels);
                 model.iterations += 1;
                 if (ll - last).abs() < params.tolerance {
                     break;
@@ -421,9 +445,11 @@ impl MixtureModel {
             }
         }
         model.m_step(&prepared, &resp, &bounds, true);
-        // The match class is the one with the higher character similarity.
+        // The match class is the one with the higher character similarity, unless labels say
+        // which it is.
         let c = &model.features[0];
-        if centre(c.density, &c.matched) < centre(c.density, &c.unmatched) {
+        let known = labels.contains(&Some(true));
+        if !known && centre(c.density, &c.matched) < centre(c.density, &c.unmatched) {
             model.prior = 1.0 - model.prior;
             for f in &mut model.features {
                 std::mem::swap(&mut f.matched, &mut f.unmatched);
@@ -652,6 +678,70 @@ impl MixtureModel {
                 - LogDensity::new(f.density, &f.unmatched).at(t);
         }
         c
+    }
+}
+
+/// A candidate pair put to the analyst: a listing and its most probable home product, where
+/// the model is least sure whether the listing copies anything. Labelled and read back (see
+/// [`crate::ingest::PairLabels`]), such pairs steer the fit ([`MixtureModel::fit_labelled`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewPair {
+    /// Foreign listing.
+    pub listing_id: String,
+    /// Home product.
+    pub product_id: String,
+    /// The listing's title.
+    pub listing_title: String,
+    /// The product's title.
+    pub product_title: String,
+    /// Probability that the listing copies one of its candidates (the candidates' sum).
+    pub probability: f64,
+}
+
+/// Match probabilities of grouped pairs (`groups` as in [`MatchModel::predict_grouped`])
+/// conditioned on what an analyst labelled (`labels` as in [`MixtureModel::fit_labelled`];
+/// empty: nothing). A query with a pair known to match has that pair at 1 and its other
+/// candidates at 0; pairs known not to match go to 0 and the query's other candidates are
+/// divided by what is left, `p / (1 - p_excluded)`, the posterior given that those candidates
+/// are not the match.
+///
+/// ```
+/// use crossleak::matcher::condition_on_labels;
+/// let mut p = vec![0.5, 0.3, 0.6, 0.2];
+/// condition_on_labels(&mut p, &[0, 0, 1, 1], &[Some(false), None, None, Some(true)]);
+/// assert_eq!(p, vec![0.0, 0.6, 0.0, 1.0]);
+/// ```
+pub fn condition_on_labels(prob: &mut [f64], groups: &[usize], labels: &[Option<bool>]) {
+    condition_bounds(prob, &group_bounds(groups), labels);
+}
+
+fn condition_bounds(prob: &mut [f64], bounds: &[(usize, usize)], labels: &[Option<bool>]) {
+    if labels.is_empty() {
+        return;
+    }
+    for &(s, e) in bounds {
+        let known = &labels[s..e];
+        if known.iter().all(Option::is_none) {
+            continue;
+        }
+        if let Some(k) = known.iter().position(|l| *l == Some(true)) {
+            for (j, p) in prob[s..e].iter_mut().enumerate() {
+                *p = f64::from(u8::from(j == k));
+            }
+            continue;
+        }
+        let excluded: f64 = (s..e)
+            .filter(|&i| labels[i] == Some(false))
+            .map(|i| prob[i])
+            .sum();
+        let left = (1.0 - excluded).max(1e-12);
+        for i in s..e {
+            prob[i] = if labels[i] == Some(false) {
+                0.0
+            } else {
+                (prob[i] / left).min(1.0)
+            };
+        }
     }
 }
 
@@ -1346,6 +1436,42 @@ mod tests {
             assert_eq!(resp, raw);
             assert_eq!(mean_ll, ll / f.len() as f64);
         }
+    }
+
+    #[test]
+    fn labels_hold_through_the_fit_and_none_changes_nothing() {
+        let (f, y) = sample(1200, 5);
+        let groups: Vec<usize> = (0..f.len()).map(|i| i / 3).collect();
+        let params = MixtureParams::default();
+        let plain = MixtureModel::fit(&f.x, &groups, &params).unwrap();
+        let none = vec![None; f.len()];
+        assert_eq!(
+            MixtureModel::fit_labelled(&f.x, &groups, &none, &params).unwrap(),
+            plain
+        );
+        // Every third group labelled from the truth: the conditioned probabilities of the
+        // labelled rows are their labels, and a group with a known match has no other.
+        let mut labels: Vec<Option<bool>> = (0..f.len())
+            .map(|i| groups[i].is_multiple_of(3).then_some(y[i]))
+            .collect();
+        // At most one match per query: a second known match in a group is left unlabelled.
+        for i in 1..f.len() {
+            let seen = (i - i % 3..i).any(|j| labels[j] == Some(true));
+            if labels[i] == Some(true) && seen {
+                labels[i] = None;
+            }
+        }
+        let model = MatchModel::Mixture(
+            MixtureModel::fit_labelled(&f.x, &groups, &labels, &params).unwrap(),
+        );
+        let mut p = model.predict_grouped(&f, &groups);
+        condition_on_labels(&mut p, &groups, &labels);
+        for (i, l) in labels.iter().enumerate() {
+            if let Some(l) = l {
+                assert_eq!(p[i], f64::from(u8::from(*l)), "row {i}");
+            }
+        }
+        assert!(MixtureModel::fit_labelled(&f.x, &groups, &labels[1..], &params).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BinaryHeap;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,13 +12,15 @@ use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs,
 use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
     fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
-    InputPaths, Inputs, TableKind,
+    InputPaths, Inputs, PairLabels, TableKind,
 };
 use crate::leak::{
     self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, ListingTotals,
     MatchEvidence, MatchedListing, ProductInfo, SellerFinding,
 };
-use crate::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
+use crate::matcher::{
+    best_per_query, condition_on_labels, MatchModel, MixtureModel, MixtureParams, ReviewPair,
+};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
@@ -114,6 +116,14 @@ pub struct MatchParams {
     /// that does not depend on row order) and match them, once to match the other listings
     /// with it. Memory then holds the home index, the sample and one chunk of listings.
     pub fit_listings: usize,
+    /// A file of candidate pairs an analyst has labelled ([`PairLabels`]; default none): the
+    /// unsupervised model is fitted with the labelled pairs of its fitting sample held at their
+    /// labels, and every labelled pair is decided by its label.
+    pub labels: Option<PathBuf>,
+    /// How many candidate pairs `review_pairs.csv` puts to the analyst (default 50): the
+    /// listings of the fitting sample whose match the model is least sure of, each with its
+    /// most probable product, not yet labelled.
+    pub review: usize,
 }
 
 impl Default for MatchParams {
@@ -123,6 +133,8 @@ impl Default for MatchParams {
             ngram: 3,
             mixture: MixtureParams::default(),
             fit_listings: 200_000,
+            labels: None,
+            review: 50,
         }
     }
 }
@@ -190,6 +202,13 @@ impl DetectorParams {
             MIN_FIT_LISTINGS as f64,
             f64::INFINITY,
             "1000 or more",
+        )?;
+        check_range(
+            "match.review",
+            self.matching.review as f64,
+            0.0,
+            100_000.0,
+            "0..=100000",
         )?;
         check_range(
             "threads",
@@ -309,6 +328,9 @@ pub struct Report {
     pub curves: Vec<SalesCurve>,
     /// The match model used.
     pub model: MatchModel,
+    /// Candidate pairs put to the analyst (`review_pairs.csv`), least sure first.
+    #[serde(default)]
+    pub review: Vec<ReviewPair>,
 }
 
 /// Sales curves drawn in the HTML report.
@@ -336,6 +358,10 @@ impl Report {
         report::write_csv(
             &mut report::rejected_frame(&self.ingest.rejected)?,
             &dir.join("rejected_rows.csv"),
+        )?;
+        report::write_csv(
+            &mut report::review_frame(&self.review)?,
+            &dir.join("review_pairs.csv"),
         )?;
         report::write_json(self, &dir.join("report.json"))?;
         let html = dir.join("report.html");
@@ -514,11 +540,20 @@ impl Detector {
         // Matching: candidates and features against the home index, then the match model.
         let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
         let scorer = ListingScorer::new(&products, &p.matching, tokens);
+        let labels = match &p.matching.labels {
+            Some(path) => PairLabels::read(path)?,
+            None => PairLabels::default(),
+        };
+        let known = Known {
+            labels: &labels,
+            products: &products.id,
+        };
         let mut matched = Matched::default();
+        let mut review = Vec::new();
         let (match_model, fit_listings) = match &self.model {
             Some(model) => {
                 listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
-                    matched.score_and_keep(&scorer, model, c, rows);
+                    matched.score_and_keep(&scorer, model, c, rows, known);
                     Ok(())
                 })?;
                 (model.clone(), 0)
@@ -536,12 +571,23 @@ impl Detector {
                     scorer.score(&sample, start..end, &mut pairs, &mut features);
                 }
                 let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
-                let model = MatchModel::Mixture(MixtureModel::fit(
+                let row_labels = known.of(&sample, &pairs);
+                let model = MatchModel::Mixture(MixtureModel::fit_labelled(
                     &features.x,
                     &groups,
+                    &row_labels,
                     &p.matching.mixture,
                 )?);
-                let prob = model.predict_grouped(&features, &groups);
+                let mut prob = model.predict_grouped(&features, &groups);
+                condition_on_labels(&mut prob, &groups, &row_labels);
+                review = review_pairs(
+                    &sample,
+                    &products,
+                    &pairs,
+                    &prob,
+                    &row_labels,
+                    p.matching.review,
+                );
                 matched.keep(&model, &sample, &pairs, &features, &prob);
                 if sample.len() < survey.listings {
                     drop((pairs, features, groups, prob));
@@ -551,7 +597,7 @@ impl Detector {
                             .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
                             .collect();
                         let rest = c.select(&rest);
-                        matched.score_and_keep(&scorer, &model, &rest, 0..rest.len());
+                        matched.score_and_keep(&scorer, &model, &rest, 0..rest.len(), known);
                         Ok(())
                     })?;
                 }
@@ -633,6 +679,7 @@ impl Detector {
             controls: evidence.controls,
             curves,
             model: match_model,
+            review,
         })
     }
 }
@@ -755,12 +802,14 @@ impl Matched {
         model: &MatchModel,
         catalog: &Catalog,
         rows: Range<usize>,
+        known: Known<'_>,
     ) {
         let mut pairs = Vec::new();
         let mut features = PairFeatures::default();
         scorer.score(catalog, rows, &mut pairs, &mut features);
         let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
-        let prob = model.predict_grouped(&features, &groups);
+        let mut prob = model.predict_grouped(&features, &groups);
+        condition_on_labels(&mut prob, &groups, &known.of(catalog, &pairs));
         self.keep(model, catalog, &pairs, &features, &prob);
     }
 
@@ -829,6 +878,75 @@ impl Matched {
         }
         out
     }
+}
+
+/// The analyst's labels and the home product ids their pairs name.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    labels: &'a PairLabels,
+    products: &'a [String],
+}
+
+impl Known<'_> {
+    /// The label of each of `pairs` (queries are rows of `catalog`); empty when nothing is
+    /// labelled.
+    fn of(&self, catalog: &Catalog, pairs: &[CandidatePair]) -> Vec<Option<bool>> {
+        if self.labels.is_empty() {
+            return Vec::new();
+        }
+        pairs
+            .iter()
+            .map(|c| {
+                self.labels
+                    .get(&catalog.id[c.query], &self.products[c.target])
+            })
+            .collect()
+    }
+}
+
+/// Up to `n` listings of `catalog` whose match the model is least sure of (the probability
+/// that they copy one of their candidates closest to 1/2; ties by listing id), each with its
+/// most probable candidate, leaving out listings with a labelled pair.
+fn review_pairs(
+    catalog: &Catalog,
+    products: &Catalog,
+    pairs: &[CandidatePair],
+    prob: &[f64],
+    labels: &[Option<bool>],
+    n: usize,
+) -> Vec<ReviewPair> {
+    let mut open: Vec<(f64, usize, f64)> = Vec::new();
+    let mut start = 0;
+    while start < pairs.len() {
+        let q = pairs[start].query;
+        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
+        let labelled = !labels.is_empty() && labels[start..end].iter().any(Option::is_some);
+        if !labelled {
+            let best = (start..end)
+                .max_by(|&a, &b| prob[a].total_cmp(&prob[b]).then(b.cmp(&a)))
+                .unwrap_or(start);
+            let p: f64 = prob[start..end].iter().sum();
+            open.push(((p - 0.5).abs(), best, p));
+        }
+        start = end;
+    }
+    open.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then_with(|| catalog.id[pairs[a.1].query].cmp(&catalog.id[pairs[b.1].query]))
+    });
+    open.into_iter()
+        .take(n)
+        .map(|(_, i, probability)| {
+            let (q, t) = (pairs[i].query, pairs[i].target);
+            ReviewPair {
+                listing_id: catalog.id[q].clone(),
+                product_id: products.id[t].clone(),
+                listing_title: catalog.title[q].clone(),
+                product_title: products.title[t].clone(),
+                probability,
+            }
+        })
+        .collect()
 }
 
 /// The weekly sales of the top alerted bestsellers: most alerts from flagged sellers, then most

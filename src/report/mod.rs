@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::ingest::RejectedRow;
 use crate::leak::{CategoryFinding, FollowStats, LeakAlert, SellerFinding};
+use crate::matcher::ReviewPair;
 use crate::trend::BestsellerEvent;
 use crate::{Error, Result};
 
@@ -149,6 +150,35 @@ pub fn bestsellers_frame(events: &[BestsellerEvent]) -> Result<DataFrame> {
             "rule".into(),
             strings(e, |x| format!("{:?}", x.rule).to_lowercase()),
         ),
+    ])?)
+}
+
+/// `review_pairs.csv`: candidate pairs put to the analyst, least sure first, with an empty
+/// `label` column to fill in (1 = the listing copies the product, 0 = it does not) and pass
+/// back as `match.labels`.
+pub fn review_frame(pairs: &[ReviewPair]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new(
+            "listing_id".into(),
+            strings(pairs, |x| x.listing_id.clone()),
+        ),
+        Column::new(
+            "product_id".into(),
+            strings(pairs, |x| x.product_id.clone()),
+        ),
+        Column::new(
+            "probability".into(),
+            pairs.iter().map(|x| x.probability).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "listing_title".into(),
+            strings(pairs, |x| x.listing_title.clone()),
+        ),
+        Column::new(
+            "product_title".into(),
+            strings(pairs, |x| x.product_title.clone()),
+        ),
+        Column::new("label".into(), strings(pairs, |_| String::new())),
     ])?)
 }
 

@@ -604,3 +604,107 @@ fn readme_config_example_loads() {
     assert_eq!(config.params.leak.max_lag_days, 180);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn review_pairs_labelled_back_steer_and_decide_the_matches() {
+    let (w, dir) = world("labels", small());
+    let run = |params: DetectorParams| {
+        Detector::new(params)
+            .unwrap()
+            .run_files(&paths(&dir), &ColumnsConfig::default())
+            .unwrap()
+    };
+    let first = run(DetectorParams::default());
+    let review = &first.review;
+    assert!(!review.is_empty() && review.len() <= 50, "{}", review.len());
+    // Least sure first, one pair per listing.
+    let doubt: Vec<f64> = review.iter().map(|r| (r.probability - 0.5).abs()).collect();
+    assert!(doubt.windows(2).all(|d| d[0] <= d[1]), "{doubt:?}");
+    let listings: std::collections::BTreeSet<&str> =
+        review.iter().map(|r| r.listing_id.as_str()).collect();
+    assert_eq!(listings.len(), review.len());
+    first.write(&dir.join("out")).unwrap();
+    let written = std::fs::read_to_string(dir.join("out/review_pairs.csv")).unwrap();
+    assert!(
+        written.starts_with("listing_id,product_id,probability,listing_title,product_title,label")
+    );
+    assert_eq!(written.lines().count(), review.len() + 1);
+
+    // The analyst labels every pair put to them from the truth, each the other way round too
+    // (a copy's pair as a non-match), and the run must follow the labels whatever the model.
+    let truth: std::collections::BTreeSet<(String, String)> =
+        w.truth_copies().into_iter().collect();
+    let mut file = String::from("listing_id,product_id,label\n");
+    for r in review {
+        let copy = truth.contains(&(r.listing_id.clone(), r.product_id.clone()));
+        file.push_str(&format!(
+            "{},{},{}\n",
+            r.listing_id,
+            r.product_id,
+            u8::from(!copy)
+        ));
+    }
+    let labels = dir.join("labels.csv");
+    std::fs::write(&labels, file).unwrap();
+    let mut params = DetectorParams::default();
+    params.matching.labels = Some(labels);
+    let flipped = run(params);
+    let linked: std::collections::BTreeSet<(&str, &str)> = flipped
+        .alerts
+        .iter()
+        .chain(&flipped.pre_existing)
+        .chain(&flipped.outside_window)
+        .map(|a| (a.listing_id.as_str(), a.product_id.as_str()))
+        .collect();
+    let best: std::collections::BTreeSet<&str> = flipped
+        .bestsellers
+        .iter()
+        .map(|b| b.product_id.as_str())
+        .collect();
+    for r in review {
+        let pair = (r.listing_id.as_str(), r.product_id.as_str());
+        if truth.contains(&(r.listing_id.clone(), r.product_id.clone())) {
+            // Labelled a non-match: never linked.
+            assert!(!linked.contains(&pair), "{pair:?}");
+        } else if best.contains(r.product_id.as_str()) {
+            // Labelled a match, of a bestseller: linked whatever the model thinks.
+            assert!(linked.contains(&pair), "{pair:?}");
+        }
+    }
+    // Labelled listings are not put to the analyst again.
+    assert!(flipped
+        .review
+        .iter()
+        .all(|r| !listings.contains(r.listing_id.as_str())));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_label_is_an_error_naming_the_row_and_column() {
+    let dir = scratch("badlabels");
+    let path = dir.join("labels.csv");
+    std::fs::write(
+        &path,
+        "listing_id,product_id,label\nL1,P1,1\nL2,P2,\nL3,P3,maybe\n",
+    )
+    .unwrap();
+    let e = crossleak::PairLabels::read(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("row 3") && e.contains("label") && e.contains("maybe"),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        "listing_id,product_id,label\nL1,P1,yes\nL2,P2,\nL1,P9,0\n",
+    )
+    .unwrap();
+    let labels = crossleak::PairLabels::read(&path).unwrap();
+    assert_eq!(labels.len(), 2);
+    assert_eq!(labels.get("L1", "P1"), Some(true));
+    assert_eq!(labels.get("L1", "P9"), Some(false));
+    assert_eq!(labels.get("L2", "P2"), None);
+    std::fs::write(&path, "listing,product_id,label\nL1,P1,1\n").unwrap();
+    let e = crossleak::PairLabels::read(&path).unwrap_err().to_string();
+    assert!(e.contains("listing_id"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
