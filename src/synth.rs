@@ -1020,7 +1020,8 @@ fn perturb_title(rng: &mut ChaCha8Rng, title: &str, brand: &str) -> String {
 }
 
 /// A new home title made from `base`: colours, numbers and brands altered and the tail spliced
-/// from another name of the same category.
+/// from another name of the same category, and sometimes one of the variant axes marketplaces
+/// list separately: a size, a bundle, or a model of the line.
 fn variant_title(rng: &mut ChaCha8Rng, base: &str, other: &str, cat_brands: &[String]) -> String {
     let mut tokens: Vec<String> = base.split_whitespace().map(str::to_string).collect();
     let mut changed = false;
@@ -1058,8 +1059,27 @@ fn variant_title(rng: &mut ChaCha8Rng, base: &str, other: &str, cat_brands: &[St
     if rng.gen_bool(0.3) {
         tokens.push(pick(rng, COLOURS).to_string());
     }
+    match rng.gen_range(0..10) {
+        0 => tokens.push(pick(rng, SIZES).to_string()),
+        1 => {
+            let n = rng.gen_range(2..=12);
+            tokens.extend(match rng.gen_range(0..3) {
+                0 => vec!["isi".to_string(), n.to_string()],
+                1 => vec!["Paket".to_string(), n.to_string(), "pcs".to_string()],
+                _ => vec![format!("{n}pcs")],
+            });
+        }
+        2 => tokens.push(pick(rng, MODELS).to_string()),
+        _ => {}
+    }
     tokens.join(" ")
 }
+
+#[rustfmt::skip]
+const SIZES: &[&str] = &["S", "M", "L", "XL", "XXL", "3XL", "All Size", "Jumbo"];
+
+#[rustfmt::skip]
+const MODELS: &[&str] = &["Pro", "Plus", "Max", "Mini", "Lite", "V2", "V3", "2023", "2024", "Series 2"];
 
 fn generic_title(rng: &mut ChaCha8Rng) -> (String, String) {
     let (noun, cat) = pick(rng, GENERIC_NOUNS);
