@@ -60,9 +60,11 @@
 //!
 //! # Limitations
 //!
-//! - The whole foreign catalog is held in memory; chunked streaming is not yet in place.
 //! - The unsupervised matcher assumes the candidate pairs contain some true copies; on a
-//!   catalog with no copies at all its "match" class is the most similar pairs.
+//!   catalog with no copies at all its "match" class is the most similar pairs. A few
+//!   labelled pairs (`match.labels`, see `review_pairs.csv`) anchor it.
+//! - A copy that dropped the one word telling its product from a sibling variant cannot be
+//!   placed from its title alone.
 //! - Chinese titles are split into single characters only.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
