@@ -377,19 +377,31 @@ impl<'a> TokenCover<'a> {
                     .map(move |(&u, _)| (t, u))
             })
             .collect();
+        // A quantity one title writes together (`2,1 meter`: `210cm`) and the other apart,
+        // its number and unit moved away from each other (`2,1 tripod stand meter`).
+        let split_a = split_quantities(&only_a, &only_b);
+        let split_b = split_quantities(&only_b, &only_a);
+        let found_in_b = |t: &str| {
+            sb.contains(t)
+                || typos.iter().any(|&(x, _)| x == t)
+                || split_a.iter().any(|q| q.whole == t)
+                || split_b.iter().any(|q| q.number == t || q.unit == t)
+        };
+        let found_in_a = |u: &str| {
+            typos.iter().any(|&(_, y)| y == u)
+                || split_b.iter().any(|q| q.whole == u)
+                || split_a.iter().any(|q| q.number == u || q.unit == u)
+        };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
         for (i, t) in distinct(&a.tokens).enumerate() {
-            let found = sb.contains(t) || typos.iter().any(|&(x, _)| x == t);
+            let found = found_in_b(t);
             if found && i < 64 {
                 a_covered |= 1 << i;
             }
             a_missing += u32::from(!found);
         }
-        let b_missing = only_b
-            .iter()
-            .filter(|&&u| !typos.iter().any(|&(_, y)| y == u))
-            .count() as u32;
+        let b_missing = only_b.iter().filter(|&&u| !found_in_a(u)).count() as u32;
         let a_found = distinct(&a.tokens).count() as u32 - a_missing;
         let b_found = distinct(&b.tokens).count() as u32 - b_missing;
         TokenCover {
@@ -400,6 +412,49 @@ impl<'a> TokenCover<'a> {
             typos,
         }
     }
+}
+
+/// A quantity or pack token of one title (`whole`, as `210cm` or `180x`) whose number and unit
+/// the other title holds as separate tokens.
+struct SplitQuantity<'a> {
+    whole: &'a str,
+    number: &'a str,
+    unit: &'a str,
+}
+
+/// The quantity tokens of `mine` that `theirs` writes apart (see [`SplitQuantity`]).
+fn split_quantities<'a>(mine: &[&'a str], theirs: &[&'a str]) -> Vec<SplitQuantity<'a>> {
+    let numbers: Vec<&str> = theirs
+        .iter()
+        .copied()
+        .filter(|t| token_kind(t) == TokenKind::Number)
+        .collect();
+    if numbers.is_empty() {
+        return Vec::new();
+    }
+    // A pack count (`180x`) is a number and an `x`.
+    let joined = |number: &str, unit: &str| {
+        if unit == "x" {
+            Some(format!("{number}x"))
+        } else {
+            crate::text::quantity(number, unit)
+        }
+    };
+    mine.iter()
+        .filter(|t| token_kind(t) != TokenKind::Word)
+        .filter_map(|&whole| {
+            numbers.iter().find_map(|&number| {
+                theirs
+                    .iter()
+                    .find(|&&unit| joined(number, unit).as_deref() == Some(whole))
+                    .map(|&unit| SplitQuantity {
+                        whole,
+                        number,
+                        unit,
+                    })
+            })
+        })
+        .collect()
 }
 
 /// The distinct tokens of a title, in order of first appearance.

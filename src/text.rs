@@ -771,7 +771,7 @@ fn unit_of(word: &str) -> Option<(&'static str, f64)> {
     })
 }
 
-fn quantity(number: &str, unit: &str) -> Option<String> {
+pub(crate) fn quantity(number: &str, unit: &str) -> Option<String> {
     let (canon, factor) = unit_of(unit)?;
     let v = parse_number(number)? * factor;
     Some(format!("{}{canon}", format_number(v)))
