@@ -22,7 +22,7 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use crate::index::{AnalyzedTitle, CandidatePair};
+use crate::index::{query_runs, AnalyzedTitle, CandidatePair};
 use crate::text::{token_kind, Lexicon, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
@@ -348,20 +348,21 @@ impl<'a> TokenCover<'a> {
     ) -> TokenCover<'a> {
         let typo_prone =
             |t: &str| t.chars().nth(3).is_some() && !t.chars().any(|c| c.is_ascii_digit());
+        let (da, db): (Vec<&str>, Vec<&str>) = (distinct(&a.tokens), distinct(&b.tokens));
         // Tokens of one side missing from the other exactly: typos are looked for among them.
-        let only_b: Vec<&str> = distinct(&b.tokens).filter(|t| !sa.contains(t)).collect();
-        let only_a: Vec<&str> = distinct(&a.tokens).filter(|t| !sb.contains(t)).collect();
+        let only_b: Vec<&str> = db.iter().copied().filter(|t| !sa.contains(t)).collect();
+        let only_a: Vec<&str> = da.iter().copied().filter(|t| !sb.contains(t)).collect();
         // Typos are made in words as written: a word the lexicon rewrote is compared in each
         // of its spellings (`sekp` is a typo of `sekop`, which became `shovel`).
-        let spellings = |t: &str| -> Vec<String> {
-            Lexicon::standard_surfaces(t)
-                .into_iter()
+        let spellings = |t: &'a str| -> Vec<&'a str> {
+            std::iter::once(t)
+                .chain(Lexicon::other_spellings(t).iter().map(String::as_str))
                 .filter(|w| typo_prone(w))
                 .collect()
         };
-        let a_spelt: Vec<Vec<String>> = only_a.iter().map(|t| spellings(t)).collect();
-        let b_spelt: Vec<Vec<String>> = only_b.iter().map(|t| spellings(t)).collect();
-        let apart = |mine: &[String], theirs: &[String]| {
+        let a_spelt: Vec<Vec<&str>> = only_a.iter().map(|t| spellings(t)).collect();
+        let b_spelt: Vec<Vec<&str>> = only_b.iter().map(|t| spellings(t)).collect();
+        let apart = |mine: &[&str], theirs: &[&str]| {
             theirs
                 .iter()
                 .any(|u| mine.iter().any(|w| within_one_edit(w, u)))
@@ -394,7 +395,7 @@ impl<'a> TokenCover<'a> {
         };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
-        for (i, t) in distinct(&a.tokens).enumerate() {
+        for (i, &t) in da.iter().enumerate() {
             let found = found_in_b(t);
             if found && i < 64 {
                 a_covered |= 1 << i;
@@ -402,8 +403,8 @@ impl<'a> TokenCover<'a> {
             a_missing += u32::from(!found);
         }
         let b_missing = only_b.iter().filter(|&&u| !found_in_a(u)).count() as u32;
-        let a_found = distinct(&a.tokens).count() as u32 - a_missing;
-        let b_found = distinct(&b.tokens).count() as u32 - b_missing;
+        let a_found = da.len() as u32 - a_missing;
+        let b_found = db.len() as u32 - b_missing;
         TokenCover {
             a_missing,
             b_missing,
@@ -458,12 +459,13 @@ fn split_quantities<'a>(mine: &[&'a str], theirs: &[&'a str]) -> Vec<SplitQuanti
 }
 
 /// The distinct tokens of a title, in order of first appearance.
-fn distinct(tokens: &[String]) -> impl Iterator<Item = &str> {
+fn distinct(tokens: &[String]) -> Vec<&str> {
     let mut seen = TokenSet::default();
     tokens
         .iter()
         .map(String::as_str)
-        .filter(move |t| seen.insert(t))
+        .filter(|t| seen.insert(t))
+        .collect()
 }
 
 /// One pair scored: its feature row, its differing tokens (empty when not kept) and the
@@ -500,12 +502,12 @@ impl Scored {
 /// candidates of one query, from the query tokens each covers: the tokens a candidate covers
 /// and no other candidate does (the query's details that single it out), and the tokens it
 /// misses that another candidate covers.
-fn compare_candidates(scored: &mut [Scored], members: &[usize]) {
-    for &i in members {
+fn compare_candidates(scored: &mut [Scored], members: impl Iterator<Item = usize> + Clone) {
+    for i in members.clone() {
         let others = members
-            .iter()
-            .filter(|&&j| j != i)
-            .fold(0u64, |acc, &j| acc | scored[j].covered);
+            .clone()
+            .filter(|&j| j != i)
+            .fold(0u64, |acc, j| acc | scored[j].covered);
         let mine = scored[i].covered;
         scored[i].row[SOLE_COVER] = 1.0 - count_similarity((mine & !others).count_ones());
         scored[i].row[RIVAL_COVER] = count_similarity((!mine & others).count_ones());
@@ -534,7 +536,7 @@ pub fn grouped_pair_features(left: Side<'_>, right: Side<'_>, group: &[usize]) -
         members.entry(g).or_default().push(i);
     }
     for m in members.values() {
-        compare_candidates(&mut scored, m);
+        compare_candidates(&mut scored, m.iter().copied());
     }
     PairFeatures::from_rows(scored.into_iter().map(|s| (s.row, s.differing)).collect())
 }
@@ -784,13 +786,9 @@ pub fn append_features(
             )
         })
         .collect();
-    // Each query's candidates (consecutive pairs of one query) compared with each other.
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        compare_candidates(&mut scored, &(start..end).collect::<Vec<_>>());
-        start = end;
+    // Each query's candidates compared with each other.
+    for run in query_runs(pairs) {
+        compare_candidates(&mut scored, run);
     }
     let x = std::mem::take(&mut out.x);
     let x = if x.is_standard_layout() {

@@ -10,6 +10,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -338,6 +339,19 @@ fn terms_of(
             (tokens, grams)
         })
         .unzip()
+}
+
+/// The rows of each query's candidates in `pairs` (pairs of one query are consecutive, as the
+/// search returns them), in order.
+pub(crate) fn query_runs(pairs: &[CandidatePair]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let q = pairs.get(start)?.query;
+        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
 }
 
 /// A candidate match: a query (foreign listing) and an indexed item (home product).

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{feature_index, PairFeatures, FEATURE_NAMES, N_FEATURES};
-use crate::index::CandidatePair;
+use crate::index::{query_runs, CandidatePair};
 use crate::{Error, Result};
 
 /// A fitted match model.
@@ -152,26 +152,21 @@ pub fn best_per_query(
     threshold: f64,
     pooled: bool,
 ) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        let is_match = if pooled {
-            prob[start..end].iter().sum::<f64>() >= threshold
-        } else {
-            prob[start..end].iter().any(|&p| p >= threshold)
-        };
-        let best = (start..end).filter(|_| is_match).max_by(|&a, &b| {
-            prob[a]
-                .total_cmp(&prob[b])
-                .then(pairs[a].score.total_cmp(&pairs[b].score))
-                .then(pairs[b].target.cmp(&pairs[a].target))
-        });
-        out.extend(best);
-        start = end;
-    }
-    out
+    query_runs(pairs)
+        .filter_map(|run| {
+            let is_match = if pooled {
+                prob[run.clone()].iter().sum::<f64>() >= threshold
+            } else {
+                prob[run.clone()].iter().any(|&p| p >= threshold)
+            };
+            run.filter(|_| is_match).max_by(|&a, &b| {
+                prob[a]
+                    .total_cmp(&prob[b])
+                    .then(pairs[a].score.total_cmp(&pairs[b].score))
+                    .then(pairs[b].target.cmp(&pairs[a].target))
+            })
+        })
+        .collect()
 }
 
 fn sigmoid(z: f64) -> f64 {

@@ -359,13 +359,17 @@ impl RecordAnalyzer {
     /// record (by title, across the files) are its candidates and are compared with each other
     /// as the detector compares a listing's candidates; `group[i]` is that record's number.
     fn grouped_features(&self, splits: &[&LabeledPairs], group: &[usize]) -> PairFeatures {
-        let left: Vec<Record> = splits.iter().flat_map(|s| s.left.iter().cloned()).collect();
-        let right: Vec<Record> = splits
-            .iter()
-            .flat_map(|s| s.right.iter().cloned())
-            .collect();
-        let (lt, la) = self.analyze(&left);
-        let (rt, ra) = self.analyze(&right);
+        let side = |records: fn(&LabeledPairs) -> &[Record]| {
+            let (mut titles, mut attrs) = (Vec::new(), Vec::new());
+            for s in splits {
+                let (t, a) = self.analyze(records(s));
+                titles.extend(t);
+                attrs.extend(a);
+            }
+            (titles, attrs)
+        };
+        let (lt, la) = side(|s| &s.left);
+        let (rt, ra) = side(|s| &s.right);
         grouped_pair_features(
             Side {
                 titles: &lt,
@@ -380,19 +384,23 @@ impl RecordAnalyzer {
     }
 }
 
+/// Each key's number, keys numbered in order of first appearance.
+fn first_appearance(keys: &[&str]) -> Vec<usize> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    keys.iter()
+        .map(|k| {
+            let next = first.len();
+            *first.entry(k).or_insert(next)
+        })
+        .collect()
+}
+
 /// An order of pairs that puts the pairs of each key together (keys in order of first
 /// appearance), best `score` first within a key (ties by position), and the group id of each
 /// position in that order: the layout [`crate::matcher::MixtureModel::fit`] expects when
 /// each key (a left record, in a catalog without duplicates) matches at most one record.
 pub fn grouped_order(keys: &[&str], score: &[f64]) -> (Vec<usize>, Vec<usize>) {
-    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let group: Vec<usize> = keys
-        .iter()
-        .map(|k| {
-            let next = first.len();
-            *first.entry(k).or_insert(next)
-        })
-        .collect();
+    let group = first_appearance(keys);
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|&a, &b| {
         group[a]
@@ -492,15 +500,7 @@ pub fn match_unsupervised(
         .flat_map(|s| s.left.iter().map(|r| r.title.as_str()))
         .collect();
     // The pairs of one left record are its candidates, whichever file holds them.
-    let mut ids: HashMap<&str, usize> = HashMap::new();
-    let record: Vec<usize> = keys
-        .iter()
-        .map(|k| {
-            let next = ids.len();
-            *ids.entry(k).or_insert(next)
-        })
-        .collect();
-    let all = analyzer.grouped_features(&splits, &record);
+    let all = analyzer.grouped_features(&splits, &first_appearance(&keys));
     let score: Vec<f64> = all.x.rows().into_iter().map(|r| r[0] + r[1]).collect();
     let (order, groups) = grouped_order(&keys, &score);
     let sorted = all.select(&order);

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs, Side};
-use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+use crate::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
     fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
     InputPaths, Inputs, PairLabels, TableKind,
@@ -915,21 +915,17 @@ fn review_pairs(
     labels: &[Option<bool>],
     n: usize,
 ) -> Vec<ReviewPair> {
-    let mut open: Vec<(f64, usize, f64)> = Vec::new();
-    let mut start = 0;
-    while start < pairs.len() {
-        let q = pairs[start].query;
-        let end = start + pairs[start..].iter().take_while(|p| p.query == q).count();
-        let labelled = !labels.is_empty() && labels[start..end].iter().any(Option::is_some);
-        if !labelled {
-            let best = (start..end)
+    let mut open: Vec<(f64, usize, f64)> = query_runs(pairs)
+        .filter(|run| labels.is_empty() || labels[run.clone()].iter().all(Option::is_none))
+        .map(|run| {
+            let p: f64 = prob[run.clone()].iter().sum();
+            let best = run
+                .clone()
                 .max_by(|&a, &b| prob[a].total_cmp(&prob[b]).then(b.cmp(&a)))
-                .unwrap_or(start);
-            let p: f64 = prob[start..end].iter().sum();
-            open.push(((p - 0.5).abs(), best, p));
-        }
-        start = end;
-    }
+                .unwrap_or(run.start);
+            ((p - 0.5).abs(), best, p)
+        })
+        .collect();
     open.sort_by(|a, b| {
         a.0.total_cmp(&b.0)
             .then_with(|| catalog.id[pairs[a.1].query].cmp(&catalog.id[pairs[b.1].query]))

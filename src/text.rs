@@ -497,6 +497,15 @@ impl Lexicon {
     /// assert_eq!(Lexicon::standard_surfaces("qwzx"), ["qwzx"]);
     /// ```
     pub fn standard_surfaces(concept: &str) -> Vec<String> {
+        std::iter::once(concept)
+            .chain(Lexicon::other_spellings(concept).iter().map(String::as_str))
+            .map(String::from)
+            .collect()
+    }
+
+    /// The words of the standard lexicon other than `concept` that become it, borrowed (see
+    /// [`Lexicon::standard_surfaces`]); empty for a word no entry leads to.
+    pub(crate) fn other_spellings(concept: &str) -> &'static [String] {
         type Surfaces = HashMap<String, Vec<String>, BuildHasherDefault<FxHasher>>;
         static SURFACES: OnceLock<Surfaces> = OnceLock::new();
         let surfaces = SURFACES.get_or_init(|| {
@@ -510,9 +519,7 @@ impl Lexicon {
             }
             m
         });
-        std::iter::once(concept.to_string())
-            .chain(surfaces.get(concept).into_iter().flatten().cloned())
-            .collect()
+        surfaces.get(concept).map_or(&[], Vec::as_slice)
     }
 
     /// Number of entries.
