@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crossleak::eval::{read_truth, score_sets};
+use crossleak::eval::{OnsetScores, RunScores};
 use crossleak::pipeline::{Config, Detector, Report};
 use crossleak::InputPaths;
 
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
     }
     print_summary(&report, &args.out, elapsed);
     if let Some(t) = &args.truth_onsets {
-        match score_onsets(&report, t) {
+        match OnsetScores::of(&report, t) {
             Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("detect: {e}");
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
         }
     }
     if let (Some(ta), Some(ts)) = (&args.truth_alerts, &args.truth_sellers) {
-        match score(&report, ta, ts) {
+        match RunScores::of(&report, ta, ts) {
             Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("detect: {e}");
@@ -185,66 +185,4 @@ fn print_summary(report: &Report, out: &Path, elapsed: std::time::Duration) {
         out.display(),
         elapsed.as_secs_f64()
     );
-}
-
-/// Onset detection against the planted onsets: precision, recall and onset error in days.
-fn score_onsets(report: &Report, onsets: &Path) -> crossleak::Result<String> {
-    let truth: std::collections::HashMap<String, crossleak::Date> =
-        read_truth(onsets, &["product_id", "onset"])?
-            .into_iter()
-            .filter_map(|r| crossleak::Date::parse(&r[1]).map(|d| (r[0].clone(), d)))
-            .collect();
-    let found = report.bestsellers.iter().map(|e| e.product_id.clone());
-    let s = score_sets(found, truth.keys().cloned());
-    let mut errors: Vec<i32> = report
-        .bestsellers
-        .iter()
-        .filter_map(|e| {
-            truth
-                .get(&e.product_id)
-                .map(|t| t.days_until(e.onset).abs())
-        })
-        .collect();
-    errors.sort_unstable();
-    let at = |q: f64| {
-        errors
-            .get(((errors.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
-    Ok(format!(
-        "onsets: precision={:.3} recall={:.3} error_days_median={} error_days_p90={}",
-        s.precision,
-        s.recall,
-        at(0.5),
-        at(0.9)
-    ))
-}
-
-/// The last line: alert and seller scores against ground truth.
-fn score(report: &Report, alerts: &Path, sellers: &Path) -> crossleak::Result<String> {
-    let truth: Vec<(String, String)> = read_truth(alerts, &["listing_id", "product_id"])?
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect();
-    let predicted = report
-        .alerts
-        .iter()
-        .map(|a| (a.listing_id.clone(), a.product_id.clone()));
-    let a = score_sets(predicted, truth);
-    let followers: Vec<String> = read_truth(sellers, &["seller_id", "kind"])?
-        .into_iter()
-        .filter(|r| r[1] == "follower")
-        .map(|r| r[0].clone())
-        .collect();
-    let flagged = report
-        .sellers
-        .iter()
-        .filter(|f| f.stats.flagged)
-        .map(|f| f.seller_id.clone());
-    let s = score_sets(flagged, followers);
-    Ok(format!(
-        "alerts: precision={:.3} recall={:.3} f1={:.3} tp={} fp={} fn={} sellers: precision={:.3} recall={:.3}",
-        a.precision, a.recall, a.f1, a.tp, a.fp, a.fn_, s.precision, s.recall
-    ))
 }

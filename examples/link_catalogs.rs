@@ -167,21 +167,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
     );
 
     let linkage = link_catalogs(&left, &right, args.k)?;
-    let mut out = String::from("left_id,right_id,probability,explanation\n");
-    for &row in &linkage.matches {
-        let (l, r) = linkage.ids(&left, &right, row);
-        out.push_str(&format!(
-            "{},{},{:.6},\"{}\"\n",
-            csv_field(l),
-            csv_field(r),
-            linkage.probabilities[row],
-            linkage
-                .model
-                .explain(&linkage.features, row, 4)
-                .replace('"', "\"\"")
-        ));
-    }
-    std::fs::write(&args.out, out).map_err(|e| Error::io(&args.out, e))?;
+    crossleak::report::write_csv(&mut linkage.matches_frame(&left, &right)?, &args.out)?;
     let pairs_per_second = linkage.pairs.len() as f64 / linkage.scoring_seconds.max(1e-9);
     println!(
         "candidates in {:.3} s, features + fit + prediction in {:.3} s; {} matches written to {}",

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::pipeline::Report;
+use crate::{Date, Error, Result};
 
 /// Precision, recall and F1 with the counts behind them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -119,6 +120,111 @@ pub fn read_truth(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// A run scored against a synthetic world's ground truth (`truth_alerts.csv`,
+/// `truth_sellers.csv`): alerts as (listing, product) pairs, flagged sellers against followers.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunScores {
+    /// Alerts against the true (listing, product) alerts.
+    pub alerts: Scores,
+    /// Flagged sellers against the followers.
+    pub sellers: Scores,
+}
+
+impl RunScores {
+    /// Reads the truth files and scores `report`.
+    pub fn of(report: &Report, alerts: &Path, sellers: &Path) -> Result<RunScores> {
+        let truth: Vec<(String, String)> = read_truth(alerts, &["listing_id", "product_id"])?
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        let predicted = report
+            .alerts
+            .iter()
+            .map(|a| (a.listing_id.clone(), a.product_id.clone()));
+        let followers: Vec<String> = read_truth(sellers, &["seller_id", "kind"])?
+            .into_iter()
+            .filter(|r| r[1] == "follower")
+            .map(|r| r[0].clone())
+            .collect();
+        let flagged = report
+            .sellers
+            .iter()
+            .filter(|f| f.stats.flagged)
+            .map(|f| f.seller_id.clone());
+        Ok(RunScores {
+            alerts: score_sets(predicted, truth),
+            sellers: score_sets(flagged, followers),
+        })
+    }
+}
+
+impl std::fmt::Display for RunScores {
+    /// One line: `alerts: precision=… recall=… f1=… tp=… fp=… fn=… sellers: precision=… recall=…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, s) = (&self.alerts, &self.sellers);
+        write!(
+            f,
+            "alerts: precision={:.3} recall={:.3} f1={:.3} tp={} fp={} fn={} sellers: precision={:.3} recall={:.3}",
+            a.precision, a.recall, a.f1, a.tp, a.fp, a.fn_, s.precision, s.recall
+        )
+    }
+}
+
+/// Onset detection scored against the planted onsets (`truth_onsets.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnsetScores {
+    /// Bestsellers found against bestsellers planted.
+    pub onsets: Scores,
+    /// Median absolute error of the onset day, over the bestsellers found that were planted.
+    pub error_days_median: i32,
+    /// 90th percentile of the same errors.
+    pub error_days_p90: i32,
+}
+
+impl OnsetScores {
+    /// Reads the truth file and scores `report`'s bestseller onsets.
+    pub fn of(report: &Report, onsets: &Path) -> Result<OnsetScores> {
+        let truth: std::collections::HashMap<String, Date> =
+            read_truth(onsets, &["product_id", "onset"])?
+                .into_iter()
+                .filter_map(|r| Date::parse(&r[1]).map(|d| (r[0].clone(), d)))
+                .collect();
+        let found = report.bestsellers.iter().map(|e| e.product_id.clone());
+        let mut errors: Vec<i32> = report
+            .bestsellers
+            .iter()
+            .filter_map(|e| {
+                truth
+                    .get(&e.product_id)
+                    .map(|t| t.days_until(e.onset).abs())
+            })
+            .collect();
+        errors.sort_unstable();
+        let at = |q: f64| {
+            errors
+                .get(((errors.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0)
+        };
+        Ok(OnsetScores {
+            onsets: score_sets(found, truth.into_keys()),
+            error_days_median: at(0.5),
+            error_days_p90: at(0.9),
+        })
+    }
+}
+
+impl std::fmt::Display for OnsetScores {
+    /// One line: `onsets: precision=… recall=… error_days_median=… error_days_p90=…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "onsets: precision={:.3} recall={:.3} error_days_median={} error_days_p90={}",
+            self.onsets.precision, self.onsets.recall, self.error_days_median, self.error_days_p90
+        )
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ pub mod leak;
 pub mod matcher;
 pub mod pairs;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod synth;
 pub mod text;
@@ -101,6 +102,7 @@ pub use crate::leak::{
 };
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair};
 pub use crate::pipeline::{Config, Detector, DetectorParams, ListingScorer, Report, RunSummary};
+pub use crate::progress::{Progress, Stage};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};
 

@@ -556,6 +556,46 @@ impl Linkage {
         (left.ids[p.target].as_str(), right.ids[p.query].as_str())
     }
 
+    /// The matches as a table: `left_id`, `right_id`, `probability` and `explanation` (the
+    /// four features that moved the decision most), in candidate order.
+    pub fn matches_frame(
+        &self,
+        left: &RecordCatalog,
+        right: &RecordCatalog,
+    ) -> Result<polars::prelude::DataFrame> {
+        use polars::prelude::{Column, DataFrame};
+        let ids: Vec<(&str, &str)> = self
+            .matches
+            .iter()
+            .map(|&row| self.ids(left, right, row))
+            .collect();
+        let probability: Vec<f64> = self
+            .matches
+            .iter()
+            .map(|&row| self.probabilities[row])
+            .collect();
+        let explanation: Vec<String> = self
+            .matches
+            .iter()
+            .map(|&row| self.model.explain(&self.features, row, 4))
+            .collect();
+        Ok(DataFrame::new(
+            ids.len(),
+            vec![
+                Column::new(
+                    "left_id".into(),
+                    ids.iter().map(|p| p.0).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "right_id".into(),
+                    ids.iter().map(|p| p.1).collect::<Vec<_>>(),
+                ),
+                Column::new("probability".into(), probability),
+                Column::new("explanation".into(), explanation),
+            ],
+        )?)
+    }
+
     /// Share of `truth` pairs `(left id, right id)` found among the candidates.
     pub fn candidate_recall(
         &self,

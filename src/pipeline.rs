@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::BinaryHeap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use crate::leak::{
 use crate::matcher::{
     best_per_query, condition_on_labels, MatchModel, MixtureModel, MixtureParams, ReviewPair,
 };
+use crate::progress::{Progress, Silent, Stage};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
@@ -438,10 +440,20 @@ impl Report {
 
 /// The detector: bestseller onsets, candidate generation, matching, temporal linking and seller
 /// statistics in one call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Detector {
     params: DetectorParams,
     model: Option<MatchModel>,
+    progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("params", &self.params)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Detector {
@@ -451,7 +463,15 @@ impl Detector {
         Ok(Detector {
             params,
             model: None,
+            progress: Arc::new(Silent),
         })
+    }
+
+    /// Reports the run's stages to `progress` (see [`Stage`]); nothing is reported by default.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Detector {
+        self.progress = progress;
+        self
     }
 
     /// Uses a fitted match model instead of fitting the unsupervised one on each run.
@@ -472,7 +492,9 @@ impl Detector {
     /// whole unless it is small enough to fit the model on all of it. The file must not change
     /// while the run reads it.
     pub fn run_files(&self, paths: &InputPaths, columns: &ColumnsConfig) -> Result<Report> {
+        self.progress.begin(Stage::Home, None);
         let home = HomeInputs::load(paths, columns)?;
+        self.progress.end(Stage::Home);
         let listings = Listings::File {
             path: &paths.catalog,
             columns: &columns.catalog,
@@ -526,16 +548,21 @@ impl Detector {
             }
         }
         // A first pass over the listings validates them and counts what the statistics need.
-        let survey = listings.survey(p.matching.fit_listings, &mut ingest)?;
+        let progress = &*self.progress;
+        progress.begin(Stage::Survey, listings.known_len());
+        let survey = listings.survey(p.matching.fit_listings, &mut ingest, progress)?;
+        progress.end(Stage::Survey);
         if survey.listings == 0 {
             return Err(no_rows(&ingest, TableKind::Catalog));
         }
 
         // Trend: onsets from the sales series.
+        progress.begin(Stage::Onsets, None);
         let grid = DemandGrid::build(&sales, &products);
         let sales_rows = sales.len();
         drop(sales);
         let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
+        progress.end(Stage::Onsets);
 
         // Matching: candidates and features against the home index, then the match model.
         let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
@@ -552,10 +579,14 @@ impl Detector {
         let mut review = Vec::new();
         let (match_model, fit_listings) = match &self.model {
             Some(model) => {
+                progress.begin(Stage::Match, Some(survey.listings as u64));
                 listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+                    let n = rows.len() as u64;
                     matched.score_and_keep(&scorer, model, c, rows, known);
+                    progress.advance(n);
                     Ok(())
                 })?;
+                progress.end(Stage::Match);
                 (model.clone(), 0)
             }
             None => {
@@ -564,11 +595,13 @@ impl Detector {
                 // order either way, so neither the file's row order nor its cutting matters.
                 // Each listing is scored once: the sample's pairs are kept for prediction.
                 let sample = listings.sample(survey.sample_below)?;
+                progress.begin(Stage::Fit, Some(sample.len() as u64));
                 let mut pairs = Vec::new();
                 let mut features = PairFeatures::default();
                 for start in (0..sample.len()).step_by(LISTING_CHUNK) {
                     let end = (start + LISTING_CHUNK).min(sample.len());
                     scorer.score(&sample, start..end, &mut pairs, &mut features);
+                    progress.advance((end - start) as u64);
                 }
                 let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
                 let row_labels = known.of(&sample, &pairs);
@@ -589,17 +622,21 @@ impl Detector {
                     p.matching.review,
                 );
                 matched.keep(&model, &sample, &pairs, &features, &prob);
+                progress.end(Stage::Fit);
                 if sample.len() < survey.listings {
                     drop((pairs, features, groups, prob));
                     // The listings outside the sample, matched with the fitted model.
+                    progress.begin(Stage::Match, Some((survey.listings - sample.len()) as u64));
                     listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
                         let rest: Vec<usize> = rows
                             .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
                             .collect();
                         let rest = c.select(&rest);
                         matched.score_and_keep(&scorer, &model, &rest, 0..rest.len(), known);
+                        progress.advance(rest.len() as u64);
                         Ok(())
                     })?;
+                    progress.end(Stage::Match);
                 }
                 (model, sample.len())
             }
@@ -607,6 +644,7 @@ impl Detector {
         let matched = matched.in_id_order();
 
         // Leak: temporal linking and seller statistics.
+        progress.begin(Stage::Evidence, None);
         let info = ListingInfo {
             id: &matched.id,
             seller_id: &matched.seller_id,
@@ -645,6 +683,7 @@ impl Detector {
         );
         let sellers = evidence.sellers;
         let curves = sales_curves(&grid, &products, &linked.alerts, &sellers);
+        progress.end(Stage::Evidence);
 
         let summary = RunSummary {
             products: products.len(),
@@ -731,13 +770,27 @@ impl Listings<'_> {
     /// Counts the listings and their totals per seller and day, and finds the sampling key
     /// below which the `fit_listings` listings of the model's fitting sample lie (all of them
     /// when there are no more). The file's table accounting is added to `report`.
-    fn survey(&self, fit_listings: usize, report: &mut IngestReport) -> Result<Survey> {
+    /// The number of listings when they are in memory.
+    fn known_len(&self) -> Option<u64> {
+        match self {
+            Listings::Memory(catalog) => Some(catalog.len() as u64),
+            Listings::File { .. } => None,
+        }
+    }
+
+    fn survey(
+        &self,
+        fit_listings: usize,
+        report: &mut IngestReport,
+        progress: &dyn Progress,
+    ) -> Result<Survey> {
         let mut totals = ListingTotals::default();
         // The `fit_listings` smallest keys so far, largest on top.
         let mut smallest: BinaryHeap<u128> = BinaryHeap::new();
         let mut listings = 0;
         let mut read = IngestReport::default();
         self.for_each_chunk(&mut read, |c, rows| {
+            progress.advance(rows.len() as u64);
             for i in rows {
                 totals.add(c.seller_id[i].as_deref(), listing_date(c, i)?);
                 let key = fingerprint(&c.id[i]);

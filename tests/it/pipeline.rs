@@ -310,6 +310,32 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     assert!(third >= 1000, "{n} listings");
     let sampled = run(&dir, third);
     let reordered = run(&shuffled, third);
+
+    // A progress observer sees every stage once, in order, with the listings counted, and
+    // changes nothing.
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let mut params = DetectorParams::default();
+    params.matching.fit_listings = third;
+    let observed = Detector::new(params)
+        .unwrap()
+        .with_progress(recorder.clone())
+        .run_files(&paths(&dir), &ColumnsConfig::default())
+        .unwrap();
+    crate::assert_same_findings(&observed, &sampled);
+    use crossleak::Stage::*;
+    let n64 = n as u64;
+    let t64 = third as u64;
+    assert_eq!(
+        *recorder.stages.lock().unwrap(),
+        vec![
+            (Home, None, 0),
+            (Survey, None, n64),
+            (Onsets, None, 0),
+            (Fit, Some(t64), t64),
+            (Match, Some(n64 - t64), n64 - t64),
+            (Evidence, None, 0),
+        ]
+    );
     assert_eq!(sampled.summary.fit_listings, third);
     let mut params = DetectorParams::default();
     params.matching.fit_listings = third;
@@ -352,6 +378,24 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
     let agreement = score_sets(pairs(&sampled), pairs(&full));
     assert!(agreement.f1 >= 0.95, "sampled vs full alerts {agreement:?}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every stage a run reports: its total when known, and the steps it advanced by.
+#[derive(Default)]
+struct Recorder {
+    stages: std::sync::Mutex<Vec<(crossleak::Stage, Option<u64>, u64)>>,
+}
+
+impl crossleak::Progress for Recorder {
+    fn begin(&self, stage: crossleak::Stage, total: Option<u64>) {
+        self.stages.lock().unwrap().push((stage, total, 0));
+    }
+    fn advance(&self, steps: u64) {
+        self.stages.lock().unwrap().last_mut().unwrap().2 += steps;
+    }
+    fn end(&self, stage: crossleak::Stage) {
+        assert_eq!(self.stages.lock().unwrap().last().unwrap().0, stage);
+    }
 }
 
 /// A table whose every row is rejected is an error naming it and its first rejected row,
