@@ -11,13 +11,17 @@
 //! model is fitted by EM on the features of every given pair (train, valid and test, labels
 //! ignored) and decides at its own threshold; `--train` and `--valid` are then optional.
 //! `--predictions` writes the test pairs with probability, decision, label and explanation;
-//! `--model` saves the fitted model as JSON. The last line printed is
+//! `--model` saves the fitted model as JSON; `--logistic` sets options of the supervised fit as
+//! a JSON object of `LogisticParams` fields (e.g. `{"min_token_pairs": 0}`). When training pairs are given, the line before
+//! the last scores the plain baseline on the same test pairs (`crossleak::baseline`: logistic
+//! regression on six title similarities). The last line printed is
 //! `precision=P recall=R f1=F`. Bad input exits with status 2 and a one-line reason.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crossleak::baseline::match_baseline;
 use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
 use crossleak::pairs::{match_supervised, match_unsupervised, read_pairs, LabeledPairs};
 
@@ -28,20 +32,27 @@ struct Args {
     unsupervised: bool,
     predictions: Option<PathBuf>,
     model: Option<PathBuf>,
+    logistic: LogisticParams,
 }
 
-const USAGE: &str = "--train T --valid V --test X [--unsupervised] [--predictions F] [--model F]";
+const USAGE: &str =
+    "--train T --valid V --test X [--unsupervised] [--predictions F] [--model F] [--logistic JSON]";
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut train, mut valid, mut test, mut predictions, mut model) =
         (None, None, None, None, None);
     let mut unsupervised = false;
+    let mut logistic = LogisticParams::default();
     while let Some(flag) = it.next() {
         if flag == "--unsupervised" {
             unsupervised = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        if flag == "--logistic" {
+            logistic = serde_json::from_str(&value).map_err(|e| format!("--logistic: {e}"))?;
+            continue;
+        }
         let path = Some(PathBuf::from(value));
         match flag.as_str() {
             "--train" => train = path,
@@ -65,6 +76,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         unsupervised,
         predictions,
         model,
+        logistic,
     })
 }
 
@@ -106,11 +118,12 @@ fn run(args: &Args) -> crossleak::Result<()> {
     }
     let r = &test.roles;
     println!(
-        "roles: title={} brand={} price={} category={} unused=[{}]",
+        "roles: title={} brand={} price={} category={} model={} unused=[{}]",
         r.title,
         r.brand.as_deref().unwrap_or("-"),
         r.price.as_deref().unwrap_or("-"),
         r.category.as_deref().unwrap_or("-"),
+        r.model.as_deref().unwrap_or("-"),
         r.unused.join(", ")
     );
     let fit_started = Instant::now();
@@ -132,7 +145,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
     } else {
         let (train, valid) = (train.as_ref(), valid.as_ref());
         let (train, valid) = (train.expect("checked"), valid.expect("checked"));
-        let run = match_supervised(train, valid, &test, &LogisticParams::default())?;
+        let run = match_supervised(train, valid, &test, &args.logistic)?;
         if let Some(summary) = &run.fit {
             let tried: Vec<String> = summary
                 .validation_f1
@@ -140,7 +153,7 @@ fn run(args: &Args) -> crossleak::Result<()> {
                 .map(|(a, f)| format!("alpha {a}: {f:.3}"))
                 .collect();
             println!(
-                "logistic: validation F1 {}; chosen alpha {}, {} token terms, threshold {:.3}",
+                "logistic: cross-validated F1 {}; chosen alpha {}, {} token terms, threshold {:.3}",
                 tried.join(", "),
                 summary.alpha,
                 summary.token_terms,
@@ -181,6 +194,15 @@ fn run(args: &Args) -> crossleak::Result<()> {
     }
     if let Some(path) = &args.model {
         std::fs::write(path, model.to_json()?).map_err(|e| crossleak::Error::io(path, e))?;
+    }
+    // The yardstick: logistic regression on six plain title similarities, same splits.
+    if let Some(train) = &train {
+        let others: Vec<&LabeledPairs> = valid.iter().collect();
+        let b = match_baseline(train, &others, &test)?;
+        println!(
+            "baseline (six plain features): precision={:.4} recall={:.4} f1={:.4}",
+            b.precision, b.recall, b.f1
+        );
     }
     println!(
         "precision={:.4} recall={:.4} f1={:.4}",

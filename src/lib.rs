@@ -69,6 +69,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod date;
 pub mod error;
 pub mod eval;
@@ -101,7 +102,9 @@ pub use crate::leak::{
     Timing,
 };
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair};
-pub use crate::pipeline::{Config, Detector, DetectorParams, ListingScorer, Report, RunSummary};
+pub use crate::pipeline::{
+    Config, Detector, DetectorParams, FittedHome, ListingScorer, Report, RunSummary,
+};
 pub use crate::progress::{Progress, Stage};
 pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};

@@ -13,7 +13,7 @@
 //!
 //! Both explain a pair as each feature's contribution to the log-odds of a match.
 
-use ndarray::{Array1, Array2, ArrayView1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -966,7 +966,7 @@ impl Stats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogisticParams {
-    /// L2 penalties tried; the one with the best validation F1 is kept (default 0.3, 1, 3).
+    /// L2 penalties tried; the one with the best cross-validated F1 is kept (default 0.3, 1, 3).
     pub alphas: Vec<f64>,
     /// A differing token becomes a term when it differs in at least this many training pairs
     /// (default 3); 0 turns token terms off.
@@ -975,6 +975,9 @@ pub struct LogisticParams {
     pub max_tokens: usize,
     /// Iterations of the optimiser (default 100, as scikit-learn's L-BFGS solver).
     pub max_iterations: u64,
+    /// Folds of the cross-validation over the training and validation pairs pooled (default
+    /// 5, at least 2), on which the penalty, the calibration and the threshold are chosen.
+    pub folds: usize,
 }
 
 impl Default for LogisticParams {
@@ -984,6 +987,7 @@ impl Default for LogisticParams {
             min_token_pairs: 3,
             max_tokens: 2000,
             max_iterations: 100,
+            folds: 5,
         }
     }
 }
@@ -1010,7 +1014,9 @@ pub struct LogisticModel {
 /// What a supervised fit tried and chose.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitSummary {
-    /// Validation F1 at the tuned threshold for each penalty tried, in order.
+    /// Out-of-fold F1 at the tuned threshold for each penalty tried, in order, as
+    /// `(penalty, F1)`: each pair of the training and validation pool scored by the model
+    /// fitted without its fold.
     pub validation_f1: Vec<(f64, f64)>,
     /// The chosen penalty.
     pub alpha: f64,
@@ -1019,8 +1025,15 @@ pub struct FitSummary {
 }
 
 impl LogisticModel {
-    /// Fits on labelled training pairs for each penalty of `params`, calibrates each on the
-    /// validation pairs, tunes its threshold there for F1, and keeps the best.
+    /// Fits the supervised model on the training and validation pairs pooled, by
+    /// `params.folds`-fold cross-validation: pair `i` of the pool is in fold `i % folds`, and
+    /// for each penalty of `params` a model is fitted on every fold's complement and scores
+    /// the fold. Platt scaling is fitted on those out-of-fold log-odds and the F1-best
+    /// threshold found on the calibrated out-of-fold probabilities. The penalty with the best
+    /// out-of-fold F1 is kept, and the final model is fitted on the whole pool with that
+    /// penalty, calibration and threshold. Every labelled pair thus serves both fitting and
+    /// choosing, nothing is chosen on a small split alone, and the result does not depend on
+    /// the thread count.
     pub fn train(
         train: &PairFeatures,
         train_labels: &[bool],
@@ -1035,31 +1048,77 @@ impl LogisticModel {
                 expected: "at least one penalty > 0".into(),
             });
         }
-        // The penalties are fitted in parallel; the first best in the given order is kept.
-        let fitted: Vec<(f64, LogisticModel)> = params
+        if params.folds < 2 {
+            return Err(Error::Param {
+                name: "logistic.folds".into(),
+                value: params.folds.to_string(),
+                expected: "at least 2".into(),
+            });
+        }
+        check_labels(train, train_labels)?;
+        check_labels(valid, valid_labels)?;
+        let pool = PairFeatures::concat(&[train, valid]);
+        let labels: Vec<bool> = train_labels.iter().chain(valid_labels).copied().collect();
+        let k = params.folds.min(pool.len().max(2));
+        // Out-of-fold log-odds for every (penalty, fold), fitted in parallel.
+        let jobs: Vec<(f64, usize)> = params
             .alphas
+            .iter()
+            .flat_map(|&a| (0..k).map(move |fold| (a, fold)))
+            .collect();
+        let scored: Vec<Vec<(usize, f64)>> = jobs
             .par_iter()
-            .map(|&alpha| {
-                let mut m = LogisticModel::fit(train, train_labels, alpha, params)?;
-                m.calibrate(valid, valid_labels)?;
-                let f1 = m.tune_threshold(valid, valid_labels);
-                Ok((f1, m))
+            .map(|&(alpha, fold)| {
+                let (held, kept): (Vec<usize>, Vec<usize>) =
+                    (0..pool.len()).partition(|i| i % k == fold);
+                let kept_labels: Vec<bool> = kept.iter().map(|&i| labels[i]).collect();
+                let m = LogisticModel::fit(&pool.select(&kept), &kept_labels, alpha, params)?;
+                let z = m.log_odds(&pool.select(&held));
+                Ok(held.into_iter().zip(z).collect())
             })
             .collect::<Result<_>>()?;
-        let tried: Vec<(f64, f64)> = fitted.iter().map(|(f1, m)| (m.alpha, *f1)).collect();
-        let mut best: Option<(f64, LogisticModel)> = None;
-        for (f1, m) in fitted {
-            if best.as_ref().is_none_or(|(b, _)| f1 > *b) {
-                best = Some((f1, m));
+        let mut best: Option<(f64, f64, (f64, f64), f64)> = None;
+        let mut tried = Vec::new();
+        for (a_i, &alpha) in params.alphas.iter().enumerate() {
+            let mut z = vec![0.0; pool.len()];
+            for part in &scored[a_i * k..(a_i + 1) * k] {
+                for &(i, zi) in part {
+                    z[i] = zi;
+                }
+            }
+            let (a, b) = platt(&z, &labels)?;
+            let p: Vec<f64> = z.iter().map(|&zi| sigmoid(a * zi + b)).collect();
+            let (f1, threshold) = best_threshold(&p, &labels);
+            tried.push((alpha, f1));
+            if best.is_none_or(|(b_f1, ..)| f1 > b_f1) {
+                best = Some((f1, alpha, (a, b), threshold));
             }
         }
-        let (_, model) = best.expect("at least one penalty was tried");
+        let (_, alpha, (a, b), threshold) = best.expect("at least one penalty was tried");
+        let mut model = LogisticModel::fit(&pool, &labels, alpha, params)?;
+        model.scale(a, b);
+        model.threshold = threshold;
         let summary = FitSummary {
             validation_f1: tried,
             alpha: model.alpha,
             token_terms: model.tokens.len(),
         };
         Ok((model, summary))
+    }
+
+    /// Log-odds of each pair of `f`.
+    fn log_odds(&self, f: &PairFeatures) -> Vec<f64> {
+        let model = MatchModel::Logistic(self.clone());
+        (0..f.len())
+            .map(|i| model.prior_log_odds() + model.contributions(f, i).iter().sum::<f64>())
+            .collect()
+    }
+
+    /// Folds `p = sigmoid(a z + b)` into the weights, so contributions stay exact log-odds.
+    fn scale(&mut self, a: f64, b: f64) {
+        self.weights.iter_mut().for_each(|w| *w *= a);
+        self.token_weights.iter_mut().for_each(|w| *w *= a);
+        self.intercept = a * self.intercept + b;
     }
 
     /// Fits on labelled pairs with L2 penalty `alpha` > 0; the threshold is 0.5 until
@@ -1116,75 +1175,17 @@ impl LogisticModel {
     /// and `b` into the weights, so contributions stay exact log-odds.
     pub fn calibrate(&mut self, f: &PairFeatures, labels: &[bool]) -> Result<()> {
         check_labels(f, labels)?;
-        let model = MatchModel::Logistic(self.clone());
-        let z: Vec<f64> = (0..f.len())
-            .map(|i| model.prior_log_odds() + model.contributions(f, i).iter().sum::<f64>())
-            .collect();
-        let pos = labels.iter().filter(|&&l| l).count() as f64;
-        let neg = labels.len() as f64 - pos;
-        let (hi, lo) = ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0));
-        let t: Vec<f64> = labels.iter().map(|&l| if l { hi } else { lo }).collect();
-        let (mut a, mut b) = (1.0, 0.0);
-        for _ in 0..100 {
-            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
-            for (zi, ti) in z.iter().zip(&t) {
-                let p = sigmoid(a * zi + b);
-                let d = p - ti;
-                let w = p * (1.0 - p);
-                ga += d * zi;
-                gb += d;
-                haa += w * zi * zi;
-                hab += w * zi;
-                hbb += w;
-            }
-            let det = haa * hbb - hab * hab;
-            if det.abs() < 1e-12 {
-                break;
-            }
-            let da = (hbb * ga - hab * gb) / det;
-            let db = (haa * gb - hab * ga) / det;
-            a -= da;
-            b -= db;
-            if da.abs() < 1e-9 && db.abs() < 1e-9 {
-                break;
-            }
-        }
-        if !(a.is_finite() && b.is_finite() && a > 0.0) {
-            return Err(Error::Model(
-                "calibration failed: the validation pairs do not rank matches above non-matches"
-                    .into(),
-            ));
-        }
-        self.weights.iter_mut().for_each(|w| *w *= a);
-        self.token_weights.iter_mut().for_each(|w| *w *= a);
-        self.intercept = a * self.intercept + b;
+        let (a, b) = platt(&self.log_odds(f), labels)?;
+        self.scale(a, b);
         Ok(())
     }
 
     /// Picks the threshold that maximises F1 on labelled validation pairs; returns that F1.
     pub fn tune_threshold(&mut self, f: &PairFeatures, labels: &[bool]) -> f64 {
-        let model = MatchModel::Logistic(self.clone());
-        let p = model.predict(f);
-        let mut order: Vec<usize> = (0..p.len()).collect();
-        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-        let positives = labels.iter().filter(|&&l| l).count() as f64;
-        let (mut tp, mut best) = (0.0, (0.0, 0.5));
-        for (k, &i) in order.iter().enumerate() {
-            if labels[i] {
-                tp += 1.0;
-            }
-            // Only cut between distinct probabilities.
-            let next = order.get(k + 1).map_or(0.0, |&j| p[j]);
-            if next == p[i] {
-                continue;
-            }
-            let f1 = 2.0 * tp / ((k + 1) as f64 + positives);
-            if f1 > best.0 {
-                best = (f1, (p[i] + next) / 2.0);
-            }
-        }
-        self.threshold = best.1;
-        best.0
+        let p = MatchModel::Logistic(self.clone()).predict(f);
+        let (f1, threshold) = best_threshold(&p, labels);
+        self.threshold = threshold;
+        f1
     }
 
     fn contributions(&self, row: ArrayView1<'_, f64>, differing: &[String]) -> Vec<f64> {
@@ -1199,6 +1200,69 @@ impl LogisticModel {
         }
         c
     }
+}
+
+/// Platt scaling: fits `p = sigmoid(a z + b)` to labels on log-odds `z` by Newton's method,
+/// targets smoothed as in Platt's paper.
+fn platt(z: &[f64], labels: &[bool]) -> Result<(f64, f64)> {
+    let pos = labels.iter().filter(|&&l| l).count() as f64;
+    let neg = labels.len() as f64 - pos;
+    let (hi, lo) = ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0));
+    let t: Vec<f64> = labels.iter().map(|&l| if l { hi } else { lo }).collect();
+    let (mut a, mut b) = (1.0, 0.0);
+    for _ in 0..100 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
+        for (zi, ti) in z.iter().zip(&t) {
+            let p = sigmoid(a * zi + b);
+            let d = p - ti;
+            let w = p * (1.0 - p);
+            ga += d * zi;
+            gb += d;
+            haa += w * zi * zi;
+            hab += w * zi;
+            hbb += w;
+        }
+        let det = haa * hbb - hab * hab;
+        if det.abs() < 1e-12 {
+            break;
+        }
+        let da = (hbb * ga - hab * gb) / det;
+        let db = (haa * gb - hab * ga) / det;
+        a -= da;
+        b -= db;
+        if da.abs() < 1e-9 && db.abs() < 1e-9 {
+            break;
+        }
+    }
+    if !(a.is_finite() && b.is_finite() && a > 0.0) {
+        return Err(Error::Model(
+            "calibration failed: the held-out pairs do not rank matches above non-matches".into(),
+        ));
+    }
+    Ok((a, b))
+}
+
+/// The F1-best threshold on probabilities `p` of labelled pairs, cut between distinct
+/// probabilities: `(F1, threshold)`; `(0, 0.5)` when no cut finds a match.
+fn best_threshold(p: &[f64], labels: &[bool]) -> (f64, f64) {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    let positives = labels.iter().filter(|&&l| l).count() as f64;
+    let (mut tp, mut best) = (0.0, (0.0, 0.5));
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] {
+            tp += 1.0;
+        }
+        let next = order.get(k + 1).map_or(0.0, |&j| p[j]);
+        if next == p[i] {
+            continue;
+        }
+        let f1 = 2.0 * tp / ((k + 1) as f64 + positives);
+        if f1 > best.0 {
+            best = (f1, (p[i] + next) / 2.0);
+        }
+    }
+    best
 }
 
 fn check_labels(f: &PairFeatures, labels: &[bool]) -> Result<()> {
@@ -1237,8 +1301,11 @@ fn token_vocabulary(f: &PairFeatures, params: &LogisticParams) -> Vec<String> {
 
 /// The dense design matrix: feature columns, then one 0/1 column per vocabulary token. Single
 /// precision: the fit reads this matrix many times and is bound by memory bandwidth.
+///
+/// Column-major: the optimiser's gradient multiplies the transpose by a vector, which then
+/// reads each column contiguously (row-major makes that product several times slower).
 fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f32> {
-    let mut x = Array2::zeros((f.len(), N_FEATURES + tokens.len()));
+    let mut x = Array2::zeros((f.len(), N_FEATURES + tokens.len()).f());
     for ((i, j), v) in f.x.indexed_iter() {
         x[[i, j]] = *v as f32;
     }

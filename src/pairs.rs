@@ -5,8 +5,11 @@
 //! column of 0/1 (the DeepMatcher layout; an id column such as `pair_id` is ignored). A
 //! catalog has an `id` column and the attributes. Attributes take roles by name, whatever else
 //! the file holds: the title is `title` or `name` (else the first attribute), the brand
-//! `brand` or `manufacturer`, the price `price`, the category `category`; `description` and
-//! any other attribute are kept but not used for matching (the roles are reported).
+//! `brand` or `manufacturer`, the price `price`, the category `category`, the model number
+//! `modelno`, `model`, `model_number`, `mpn`, `part_number` or `sku` (added to the title
+//! when the title does not already hold it, so model codes and numbers are compared with the
+//! title's); `description` and any other attribute are kept but not used for matching (the
+//! roles are reported).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -53,6 +56,9 @@ pub struct Roles {
     pub price: Option<String>,
     /// Attribute used as the category.
     pub category: Option<String>,
+    /// Attribute used as the model number.
+    #[serde(default)]
+    pub model: Option<String>,
     /// Attributes present but not used for matching.
     pub unused: Vec<String>,
 }
@@ -72,11 +78,23 @@ impl Roles {
         let brand = find(&["brand", "manufacturer"]);
         let price = find(&["price"]);
         let category = find(&["category"]);
+        let model = find(&[
+            "modelno",
+            "model",
+            "model_no",
+            "model_number",
+            "modelnumber",
+            "mpn",
+            "part_number",
+            "partnumber",
+            "sku",
+        ]);
         let used: Vec<&String> = [
             Some(&title),
             brand.as_ref(),
             price.as_ref(),
             category.as_ref(),
+            model.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -91,6 +109,7 @@ impl Roles {
             brand,
             price,
             category,
+            model,
             unused,
         }
     }
@@ -255,6 +274,7 @@ fn records(
     let brand = column(&roles.brand)?;
     let price = column(&roles.price)?;
     let category = column(&roles.category)?;
+    let model = column(&roles.model)?;
     let get = |c: &Option<Vec<Option<String>>>, i: usize| c.as_ref().and_then(|v| v[i].clone());
     let mut unparsed = 0;
     let out = (0..title.len())
@@ -265,7 +285,7 @@ fn records(
                 unparsed += 1;
             }
             Record {
-                title: title[i].clone().unwrap_or_default(),
+                title: with_model(title[i].clone().unwrap_or_default(), get(&model, i)),
                 brand: get(&brand, i),
                 price,
                 category: get(&category, i),
@@ -273,6 +293,27 @@ fn records(
         })
         .collect();
     Ok((out, unparsed))
+}
+
+/// The title with the model number appended, unless it is empty or the title already holds
+/// it (compared on letters and digits only, ignoring case).
+fn with_model(title: String, model: Option<String>) -> String {
+    let key = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    match model {
+        Some(m) if !key(&m).is_empty() && !key(&title).contains(&key(&m)) => {
+            if title.trim().is_empty() {
+                m.trim().to_string()
+            } else {
+                format!("{} {}", title.trim_end(), m.trim())
+            }
+        }
+        _ => title,
+    }
 }
 
 /// A price from text such as `399`, `$1,299.99` or `EUR 12.50`; `None` unless positive.
@@ -819,6 +860,27 @@ mod tests {
         assert_eq!(r.unused, ["description"]);
         let r = Roles::of(&["text".into()]);
         assert_eq!(r.title, "text");
+        let r = Roles::of(&["title".into(), "modelno".into(), "colour".into()]);
+        assert_eq!(
+            (r.model.as_deref(), r.unused.as_slice()),
+            (Some("modelno"), &["colour".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn model_numbers_join_titles_that_lack_them() {
+        let t = |s: &str| s.to_string();
+        assert_eq!(
+            with_model(t("Sony Headphones"), Some(t("MDR-7506"))),
+            "Sony Headphones MDR-7506"
+        );
+        assert_eq!(
+            with_model(t("Sony MDR 7506 headphones"), Some(t("mdr-7506"))),
+            "Sony MDR 7506 headphones"
+        );
+        assert_eq!(with_model(t("Sony"), Some(t(" - "))), "Sony");
+        assert_eq!(with_model(t(""), Some(t("X1"))), "X1");
+        assert_eq!(with_model(t("Sony"), None), "Sony");
     }
 
     #[test]

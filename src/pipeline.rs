@@ -492,14 +492,8 @@ impl Detector {
     /// whole unless it is small enough to fit the model on all of it. The file must not change
     /// while the run reads it.
     pub fn run_files(&self, paths: &InputPaths, columns: &ColumnsConfig) -> Result<Report> {
-        self.progress.begin(Stage::Home, None);
-        let home = HomeInputs::load(paths, columns)?;
-        self.progress.end(Stage::Home);
-        let listings = Listings::File {
-            path: &paths.catalog,
-            columns: &columns.catalog,
-        };
-        self.in_pool(|| self.run_in_pool(home, listings))
+        let home = self.fit_home_files(paths, columns)?;
+        self.detect_file(&home, &paths.catalog, &columns.catalog)
     }
 
     /// Runs on validated inputs.
@@ -510,14 +504,69 @@ impl Detector {
             catalog,
             report,
         } = inputs;
-        let home = HomeInputs {
+        let home = self.fit_home(HomeInputs {
             sales,
             products,
             report,
-        };
+        })?;
+        self.detect(&home, catalog)
+    }
+
+    /// Reads the home sales and products of `paths` (its catalog is not read) and fits the
+    /// home side: see [`Detector::fit_home`].
+    pub fn fit_home_files(
+        &self,
+        paths: &InputPaths,
+        columns: &ColumnsConfig,
+    ) -> Result<FittedHome> {
+        self.progress.begin(Stage::Home, None);
+        let home = HomeInputs::load(paths, columns)?;
+        self.progress.end(Stage::Home);
+        self.fit_home(home)
+    }
+
+    /// Fits the home side once: products in id order, the daily demand grid, the bestseller
+    /// onsets and the matching index of the home titles. [`Detector::detect`] and
+    /// [`Detector::detect_file`] then run it against any number of foreign catalogs, with the
+    /// findings a whole run on each would give.
+    pub fn fit_home(&self, home: HomeInputs) -> Result<FittedHome> {
+        self.in_pool(|| self.fit_home_in_pool(home))
+    }
+
+    /// Runs the foreign catalog of `path` against a fitted home side, streaming it a chunk at
+    /// a time as [`Detector::run_files`] does. The home side must have been fitted by a
+    /// detector with the same trend and matching parameters and model.
+    pub fn detect_file(
+        &self,
+        home: &FittedHome,
+        path: &Path,
+        columns: &ColumnMap,
+    ) -> Result<Report> {
+        self.check_home(home)?;
+        self.in_pool(|| self.detect_in_pool(home, Listings::File { path, columns }))
+    }
+
+    /// Runs validated foreign listings, held in memory, against a fitted home side (see
+    /// [`Detector::detect_file`]).
+    pub fn detect(&self, home: &FittedHome, catalog: Catalog) -> Result<Report> {
+        self.check_home(home)?;
         // Row order must not matter: the listings are put in id order.
         let catalog = catalog.sorted_by_id();
-        self.in_pool(|| self.run_in_pool(home, Listings::Memory(&catalog)))
+        self.in_pool(|| self.detect_in_pool(home, Listings::Memory(&catalog)))
+    }
+
+    fn check_home(&self, home: &FittedHome) -> Result<()> {
+        let p = &self.params;
+        let logistic = matches!(self.model, Some(MatchModel::Logistic(_)));
+        if home.params.trend != p.trend
+            || home.params.matching != p.matching
+            || home.logistic != logistic
+        {
+            return Err(Error::Config(
+                "the home side was fitted with other trend or matching parameters or another kind of match model: fit it with this detector".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn in_pool<T: Send>(&self, run: impl FnOnce() -> Result<T> + Send) -> Result<T> {
@@ -528,12 +577,12 @@ impl Detector {
         pool.install(run)
     }
 
-    fn run_in_pool(&self, home: HomeInputs, listings: Listings<'_>) -> Result<Report> {
+    fn fit_home_in_pool(&self, home: HomeInputs) -> Result<FittedHome> {
         let p = &self.params;
         let HomeInputs {
             sales,
             products,
-            report: mut ingest,
+            report: ingest,
         } = home;
         // Row order must not matter: products are put in id order, sales rows are summed in
         // (product, date) order by the grid.
@@ -547,6 +596,44 @@ impl Detector {
                 return Err(no_rows(&ingest, table));
             }
         }
+
+        // Trend: onsets from the sales series.
+        let progress = &*self.progress;
+        progress.begin(Stage::HomeSide, None);
+        let grid = DemandGrid::build(&sales, &products);
+        let sales_rows = sales.len();
+        drop(sales);
+        let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
+
+        // The home side of matching: the TF-IDF model and index of the home titles.
+        let logistic = matches!(self.model, Some(MatchModel::Logistic(_)));
+        let scorer = ListingScorer::new(&products, &p.matching, logistic);
+        progress.end(Stage::HomeSide);
+        Ok(FittedHome {
+            params: p.clone(),
+            logistic,
+            products,
+            grid,
+            sales_rows,
+            bestsellers,
+            scorer,
+            ingest,
+        })
+    }
+
+    fn detect_in_pool(&self, home: &FittedHome, listings: Listings<'_>) -> Result<Report> {
+        let p = &self.params;
+        let FittedHome {
+            products,
+            grid,
+            sales_rows,
+            bestsellers,
+            scorer,
+            ..
+        } = home;
+        let sales_rows = *sales_rows;
+        let bestsellers = bestsellers.clone();
+        let mut ingest = home.ingest.clone();
         // A first pass over the listings validates them and counts what the statistics need.
         let progress = &*self.progress;
         progress.begin(Stage::Survey, listings.known_len());
@@ -556,17 +643,7 @@ impl Detector {
             return Err(no_rows(&ingest, TableKind::Catalog));
         }
 
-        // Trend: onsets from the sales series.
-        progress.begin(Stage::Onsets, None);
-        let grid = DemandGrid::build(&sales, &products);
-        let sales_rows = sales.len();
-        drop(sales);
-        let bestsellers = trend::detect_onsets(&grid, &products, &p.trend);
-        progress.end(Stage::Onsets);
-
         // Matching: candidates and features against the home index, then the match model.
-        let tokens = matches!(self.model, Some(MatchModel::Logistic(_)));
-        let scorer = ListingScorer::new(&products, &p.matching, tokens);
         let labels = match &p.matching.labels {
             Some(path) => PairLabels::read(path)?,
             None => PairLabels::default(),
@@ -582,7 +659,7 @@ impl Detector {
                 progress.begin(Stage::Match, Some(survey.listings as u64));
                 listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
                     let n = rows.len() as u64;
-                    matched.score_and_keep(&scorer, model, c, rows, known);
+                    matched.score_and_keep(scorer, model, c, rows, known);
                     progress.advance(n);
                     Ok(())
                 })?;
@@ -615,7 +692,7 @@ impl Detector {
                 condition_on_labels(&mut prob, &groups, &row_labels);
                 review = review_pairs(
                     &sample,
-                    &products,
+                    products,
                     &pairs,
                     &prob,
                     &row_labels,
@@ -632,7 +709,7 @@ impl Detector {
                             .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
                             .collect();
                         let rest = c.select(&rest);
-                        matched.score_and_keep(&scorer, &model, &rest, 0..rest.len(), known);
+                        matched.score_and_keep(scorer, &model, &rest, 0..rest.len(), known);
                         progress.advance(rest.len() as u64);
                         Ok(())
                     })?;
@@ -682,7 +759,7 @@ impl Detector {
             &p.leak,
         );
         let sellers = evidence.sellers;
-        let curves = sales_curves(&grid, &products, &linked.alerts, &sellers);
+        let curves = sales_curves(grid, products, &linked.alerts, &sellers);
         progress.end(Stage::Evidence);
 
         let summary = RunSummary {
@@ -720,6 +797,38 @@ impl Detector {
             model: match_model,
             review,
         })
+    }
+}
+
+/// The home side of a run, fitted once by [`Detector::fit_home`] and reused against any number
+/// of foreign catalogs: the home products in id order, their daily demand grid, the bestseller
+/// onsets, the matching index of their titles and the row accounting of the home tables.
+#[derive(Clone, Debug)]
+pub struct FittedHome {
+    params: DetectorParams,
+    logistic: bool,
+    products: Catalog,
+    grid: DemandGrid,
+    sales_rows: usize,
+    bestsellers: Vec<BestsellerEvent>,
+    scorer: ListingScorer,
+    ingest: IngestReport,
+}
+
+impl FittedHome {
+    /// The home products, in id order.
+    pub fn products(&self) -> &Catalog {
+        &self.products
+    }
+
+    /// The bestseller onsets found in the home sales.
+    pub fn bestsellers(&self) -> &[BestsellerEvent] {
+        &self.bestsellers
+    }
+
+    /// Row accounting of the home tables.
+    pub fn ingest(&self) -> &IngestReport {
+        &self.ingest
     }
 }
 

@@ -11,10 +11,11 @@ use std::fmt;
 pub enum Stage {
     /// Reading and validating the home sales and products.
     Home,
+    /// Fitting the home side: bestseller onsets from the sales series and the matching index
+    /// of the home titles.
+    HomeSide,
     /// First pass over the foreign listings: validation and counts. Advances by listings.
     Survey,
-    /// Bestseller onsets from the sales series.
-    Onsets,
     /// Scoring the fitting sample and fitting the match model. Advances by listings.
     Fit,
     /// Scoring the listings outside the sample. Advances by listings.
@@ -28,8 +29,8 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Home => "reading home data",
+            Stage::HomeSide => "onsets and index",
             Stage::Survey => "surveying listings",
-            Stage::Onsets => "finding onsets",
             Stage::Fit => "fitting matcher",
             Stage::Match => "matching listings",
             Stage::Evidence => "testing sellers",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::example;
+use crossleak::baseline::match_baseline;
 use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
 use crossleak::pairs::{
     link_catalogs, match_supervised, match_unsupervised, read_catalog_records, read_id_pairs,
@@ -25,7 +26,10 @@ fn splits(name: &str, train: &str, valid: &str) -> (LabeledPairs, LabeledPairs, 
     (read(train), read(valid), read("test"))
 }
 
-/// Supervised and unsupervised test-split F1 of one benchmark.
+/// Supervised and unsupervised test-split F1 of one benchmark. The supervised model must do at
+/// least as well as the plain baseline (logistic regression on six title similarities) on the
+/// same splits, within half a point: on WDC computers with the small training set it is 72.2
+/// against the baseline's 72.5 (docs/BENCHMARKS.md), the one benchmark where it is not ahead.
 fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     let (train, valid, test) = splits(name, train, valid);
     let sup = match_supervised(&train, &valid, &test, &LogisticParams::default()).unwrap();
@@ -33,6 +37,13 @@ fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     // The supervised model round-trips through JSON with identical predictions.
     let back = MatchModel::from_json(&sup.model.to_json().unwrap()).unwrap();
     assert_eq!(back.predict(&sup.features), sup.probabilities);
+    let baseline = match_baseline(&train, &[&valid], &test).unwrap();
+    assert!(
+        sup.scores.f1 + 0.005 >= baseline.f1,
+        "{name}: supervised F1 {} under the baseline's {}",
+        sup.scores.f1,
+        baseline.f1
+    );
     (sup.scores.f1, unsup.scores.f1)
 }
 

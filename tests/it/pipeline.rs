@@ -329,8 +329,8 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
         *recorder.stages.lock().unwrap(),
         vec![
             (Home, None, 0),
+            (HomeSide, None, 0),
             (Survey, None, n64),
-            (Onsets, None, 0),
             (Fit, Some(t64), t64),
             (Match, Some(n64 - t64), n64 - t64),
             (Evidence, None, 0),
@@ -750,5 +750,46 @@ fn a_bad_label_is_an_error_naming_the_row_and_column() {
     std::fs::write(&path, "listing,product_id,label\nL1,P1,1\n").unwrap();
     let e = crossleak::PairLabels::read(&path).unwrap_err().to_string();
     assert!(e.contains("listing_id"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A home side fitted once runs several foreign catalogs with the findings of a whole run on
+/// each, and refuses a detector with other matching parameters.
+#[test]
+fn a_fitted_home_side_serves_several_catalogs() {
+    let (_, dir) = world("fitted", small());
+    // A second catalog: every other listing of the first.
+    let half = dir.join("half");
+    std::fs::create_dir_all(&half).unwrap();
+    let text = std::fs::read_to_string(dir.join("catalog.csv")).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(half.join("catalog.csv"), kept.join("\n") + "\n").unwrap();
+
+    let detector = Detector::new(DetectorParams::default().with_threads(2)).unwrap();
+    let columns = ColumnsConfig::default();
+    let home = detector.fit_home_files(&paths(&dir), &columns).unwrap();
+    assert!(!home.bestsellers().is_empty());
+    for d in [&dir, &half] {
+        let reused = detector
+            .detect_file(&home, &d.join("catalog.csv"), &columns.catalog)
+            .unwrap();
+        let inputs = crossleak::InputPaths {
+            catalog: d.join("catalog.csv"),
+            ..paths(&dir)
+        };
+        let whole = detector.run_files(&inputs, &columns).unwrap();
+        crate::assert_same_findings(&reused, &whole);
+        assert_eq!(reused.ingest, whole.ingest);
+    }
+    let other = Detector::new(DetectorParams::default().with_top_k(3)).unwrap();
+    let err = other
+        .detect_file(&home, &dir.join("catalog.csv"), &columns.catalog)
+        .unwrap_err();
+    assert!(err.to_string().contains("fitted with other"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
