@@ -52,11 +52,108 @@ pub const FEATURE_NAMES: [&str; 23] = [
     "rival_cover",
 ];
 
+/// A feature column, by name: `f[Feature::CodeAgreement as usize]` or
+/// [`Feature::index`]; the discriminant is the column of [`FEATURE_NAMES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(usize)]
+pub enum Feature {
+    /// Cosine of the word TF-IDF vectors.
+    WordCosine,
+    /// Cosine of the character n-gram TF-IDF vectors.
+    CharCosine,
+    /// Jaccard similarity of the token sets.
+    TokenJaccard,
+    /// Edit similarity of the sorted tokens.
+    TokenSortSimilarity,
+    /// IDF-weighted share of tokens in common (one typo tolerated).
+    RareTokenShare,
+    /// IDF-weighted share of the lighter title's tokens found in the other.
+    Containment,
+    /// Ratio of the token counts, shorter over longer.
+    LengthRatio,
+    /// Agreement of model codes (three levels).
+    CodeAgreement,
+    /// 1 when both titles carry model codes.
+    HasCodes,
+    /// Jaccard similarity of the numbers and quantities.
+    NumberAgreement,
+    /// 1 when both titles carry numbers.
+    HasNumbers,
+    /// 1 when the brands agree.
+    BrandAgreement,
+    /// 1 when a brand is known on both sides.
+    HasBrand,
+    /// 1 when the categories agree.
+    CategoryAgreement,
+    /// 1 when both categories are known.
+    HasCategory,
+    /// Ratio of the prices, lower over higher.
+    PriceSimilarity,
+    /// 1 when both prices are known.
+    HasPrice,
+    /// Similarity of the perceptual image hashes.
+    ImageSimilarity,
+    /// 1 when both image hashes are known.
+    HasImage,
+    /// Count similarity of the tokens missing from the side missing fewer.
+    CoverBetter,
+    /// Count similarity of the tokens missing from the side missing more.
+    CoverWorse,
+    /// Tokens this candidate shares with its listing that no other candidate has.
+    SoleCover,
+    /// Tokens other candidates share with the listing that this one lacks.
+    RivalCover,
+}
+
+impl Feature {
+    /// Every feature, in column order.
+    pub const ALL: [Feature; N_FEATURES] = [
+        Feature::WordCosine,
+        Feature::CharCosine,
+        Feature::TokenJaccard,
+        Feature::TokenSortSimilarity,
+        Feature::RareTokenShare,
+        Feature::Containment,
+        Feature::LengthRatio,
+        Feature::CodeAgreement,
+        Feature::HasCodes,
+        Feature::NumberAgreement,
+        Feature::HasNumbers,
+        Feature::BrandAgreement,
+        Feature::HasBrand,
+        Feature::CategoryAgreement,
+        Feature::HasCategory,
+        Feature::PriceSimilarity,
+        Feature::HasPrice,
+        Feature::ImageSimilarity,
+        Feature::HasImage,
+        Feature::CoverBetter,
+        Feature::CoverWorse,
+        Feature::SoleCover,
+        Feature::RivalCover,
+    ];
+
+    /// Column of the feature.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Name of the feature, as in [`FEATURE_NAMES`].
+    pub const fn name(self) -> &'static str {
+        FEATURE_NAMES[self as usize]
+    }
+
+    /// The feature with this name.
+    pub fn from_name(name: &str) -> Option<Feature> {
+        feature_index(name).map(|i| Feature::ALL[i])
+    }
+}
+
 /// Columns that depend on the other candidates of the same query: filled by
 /// [`append_features`] for each query's candidate list, and for a pair scored alone as if it
 /// were its query's only candidate.
-const SOLE_COVER: usize = 21;
-const RIVAL_COVER: usize = 22;
+const SOLE_COVER: usize = Feature::SoleCover as usize;
+const RIVAL_COVER: usize = Feature::RivalCover as usize;
 
 /// A count `n` of tokens as a similarity in (0, 1]: 1 for none, 1/2 for one, 1/3 for two.
 fn count_similarity(n: u32) -> f64 {
@@ -222,7 +319,7 @@ pub fn pair_row(
 
 /// The Fx hash: fast on short keys, and its iteration order (which orders sums of weights)
 /// is the same in every run.
-type Fx = BuildHasherDefault<crate::index::FxHasher>;
+type Fx = BuildHasherDefault<crate::hash::FxHasher>;
 /// A title's distinct tokens.
 type TokenSet<'a> = HashSet<&'a str, Fx>;
 /// A title's tokens with their IDF weights.
@@ -241,10 +338,10 @@ fn features_with_sets<'a>(
     sb: &TokenSet<'_>,
 ) -> ([f64; N_FEATURES], TokenCover<'a>) {
     let mut f = [0.0; N_FEATURES];
-    f[0] = a.words.cosine(&b.words);
-    f[1] = a.chars.cosine(&b.chars);
-    f[2] = jaccard(sa, sb);
-    f[3] = token_sort_similarity(&a.tokens, &b.tokens);
+    f[Feature::WordCosine as usize] = a.words.cosine(&b.words);
+    f[Feature::CharCosine as usize] = a.chars.cosine(&b.chars);
+    f[Feature::TokenJaccard as usize] = jaccard(sa, sb);
+    f[Feature::TokenSortSimilarity as usize] = token_sort_similarity(&a.tokens, &b.tokens);
     let cover = TokenCover::of(a, sa, b, sb);
     let (wa, wb) = (token_weights(a), token_weights(b));
     let weight = |m: &TokenWeights<'_>| m.values().sum::<f64>();
@@ -261,31 +358,31 @@ fn features_with_sets<'a>(
             .map(|(t, u)| wa[t].min(wb[u]))
             .sum::<f64>();
     let (ta, tb) = (weight(&wa), weight(&wb));
-    f[4] = if ta + tb - common > 0.0 {
+    f[Feature::RareTokenShare as usize] = if ta + tb - common > 0.0 {
         (common / (ta + tb - common)).min(1.0)
     } else {
         1.0
     };
-    f[5] = if ta.min(tb) > 0.0 {
+    f[Feature::Containment as usize] = if ta.min(tb) > 0.0 {
         (common / ta.min(tb)).min(1.0)
     } else {
         f64::from(u8::from(ta == tb))
     };
     let (la, lb) = (a.tokens.len() as f64, b.tokens.len() as f64);
-    f[6] = if la.max(lb) > 0.0 {
+    f[Feature::LengthRatio as usize] = if la.max(lb) > 0.0 {
         la.min(lb) / la.max(lb)
     } else {
         1.0
     };
     if let Some(c) = code_agreement(&a.tokens, &b.tokens) {
-        f[7] = c;
-        f[8] = 1.0;
+        f[Feature::CodeAgreement as usize] = c;
+        f[Feature::HasCodes as usize] = 1.0;
     }
     let na = numeric_tokens(&a.tokens);
     let nb = numeric_tokens(&b.tokens);
     if !na.is_empty() && !nb.is_empty() {
-        f[9] = jaccard(&na, &nb);
-        f[10] = 1.0;
+        f[Feature::NumberAgreement as usize] = jaccard(&na, &nb);
+        f[Feature::HasNumbers as usize] = 1.0;
     }
     // Brand: the brand of one side appears among the other side's brand or title tokens,
     // allowing one typo (edit or transposition) in brand words of four letters or more.
@@ -298,25 +395,26 @@ fn features_with_sets<'a>(
             })
     };
     if !aa.brand.is_empty() || !ba.brand.is_empty() {
-        f[12] = 1.0;
-        f[11] = f64::from(u8::from(brand_of(aa, sb, ba) || brand_of(ba, sa, aa)));
+        f[Feature::HasBrand as usize] = 1.0;
+        f[Feature::BrandAgreement as usize] =
+            f64::from(u8::from(brand_of(aa, sb, ba) || brand_of(ba, sa, aa)));
     }
     if let (Some(ca), Some(cb)) = (&aa.category, &ba.category) {
-        f[13] = f64::from(u8::from(ca == cb));
-        f[14] = 1.0;
+        f[Feature::CategoryAgreement as usize] = f64::from(u8::from(ca == cb));
+        f[Feature::HasCategory as usize] = 1.0;
     }
     // Prices in different currencies are not comparable without rates: treated as missing.
     if let (Some(pa), Some(pb), true) = (aa.price, ba.price, aa.currency == ba.currency) {
         // exp(-|ln(pa/pb)|) = min/max, in (0, 1].
-        f[15] = pa.min(pb) / pa.max(pb);
-        f[16] = 1.0;
+        f[Feature::PriceSimilarity as usize] = pa.min(pb) / pa.max(pb);
+        f[Feature::HasPrice as usize] = 1.0;
     }
     if let (Some(ha), Some(hb)) = (aa.image_phash, ba.image_phash) {
-        f[17] = crate::image::similarity(ha, hb);
-        f[18] = 1.0;
+        f[Feature::ImageSimilarity as usize] = crate::image::similarity(ha, hb);
+        f[Feature::HasImage as usize] = 1.0;
     }
-    f[19] = count_similarity(cover.a_missing.min(cover.b_missing));
-    f[20] = count_similarity(cover.a_missing.max(cover.b_missing));
+    f[Feature::CoverBetter as usize] = count_similarity(cover.a_missing.min(cover.b_missing));
+    f[Feature::CoverWorse as usize] = count_similarity(cover.a_missing.max(cover.b_missing));
     (f, cover)
 }
 
@@ -815,6 +913,16 @@ pub fn append_features(
 mod tests {
     use super::*;
     use crate::index::TfIdf;
+
+    #[test]
+    fn features_are_named_in_column_order() {
+        for (i, f) in Feature::ALL.iter().enumerate() {
+            assert_eq!(f.index(), i);
+            assert_eq!(Feature::from_name(f.name()), Some(*f));
+        }
+        assert_eq!(Feature::CodeAgreement.name(), "code_agreement");
+        assert_eq!(Feature::from_name("no_such_feature"), None);
+    }
 
     #[test]
     fn token_cover_tolerates_typos_not_other_sizes_and_singles_out_the_variant() {

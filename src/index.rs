@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::hash::FxHasher;
 use crate::text::Normalizer;
 
 /// A sparse vector: term ids ascending, values L2-normalised over all terms (known or not).
@@ -41,29 +42,6 @@ impl SparseVec {
             }
         }
         dot.clamp(0.0, 1.0)
-    }
-}
-
-/// The Fx hash (as in rustc): terms are short strings looked up millions of times, and ids are
-/// given in order of first appearance, never in hash order, so the hash affects speed only.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

@@ -74,6 +74,7 @@ pub mod date;
 pub mod error;
 pub mod eval;
 pub mod features;
+mod hash;
 pub mod image;
 pub mod index;
 pub mod ingest;
@@ -91,7 +92,7 @@ pub mod trend_eval;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};
-pub use crate::features::{PairFeatures, RecordAttrs, FEATURE_NAMES};
+pub use crate::features::{Feature, PairFeatures, RecordAttrs, FEATURE_NAMES};
 pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, PairLabels, RejectedRow,

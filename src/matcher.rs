@@ -17,7 +17,7 @@ use ndarray::{Array1, Array2, ArrayView1, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{feature_index, PairFeatures, FEATURE_NAMES, N_FEATURES};
+use crate::features::{Feature, PairFeatures, FEATURE_NAMES, N_FEATURES};
 use crate::index::{query_runs, CandidatePair};
 use crate::{Error, Result};
 
@@ -307,10 +307,6 @@ impl Default for MixtureParams {
     }
 }
 
-fn col(name: &str) -> usize {
-    feature_index(name).unwrap_or(0)
-}
-
 impl MixtureModel {
     /// Fits the mixture on unlabelled candidate pairs by EM; `groups[i]` is the query of row
     /// `i` (rows of one query contiguous), and each query matches at most one of its rows.
@@ -350,40 +346,50 @@ impl MixtureModel {
                 x.nrows()
             )));
         }
-        let spec: [(&str, Option<&str>, Density, &[f64]); 11] = [
-            ("char_cosine", None, Density::Levels, &SIMILARITY_CUTS),
-            ("rare_token_share", None, Density::Levels, &SIMILARITY_CUTS),
-            ("cover_better", None, Density::Levels, &COUNT_CUTS),
-            ("cover_worse", None, Density::Levels, &COUNT_CUTS),
-            ("sole_cover", None, Density::Levels, &RISING_COUNT_CUTS),
-            ("rival_cover", None, Density::Levels, &COUNT_CUTS),
+        let spec: [(Feature, Option<Feature>, Density, &[f64]); 11] = [
+            (Feature::CharCosine, None, Density::Levels, &SIMILARITY_CUTS),
             (
-                "code_agreement",
-                Some("has_codes"),
+                Feature::RareTokenShare,
+                None,
+                Density::Levels,
+                &SIMILARITY_CUTS,
+            ),
+            (Feature::CoverBetter, None, Density::Levels, &COUNT_CUTS),
+            (Feature::CoverWorse, None, Density::Levels, &COUNT_CUTS),
+            (
+                Feature::SoleCover,
+                None,
+                Density::Levels,
+                &RISING_COUNT_CUTS,
+            ),
+            (Feature::RivalCover, None, Density::Levels, &COUNT_CUTS),
+            (
+                Feature::CodeAgreement,
+                Some(Feature::HasCodes),
                 Density::ThreeLevel,
                 &[],
             ),
             (
-                "number_agreement",
-                Some("has_numbers"),
+                Feature::NumberAgreement,
+                Some(Feature::HasNumbers),
                 Density::ThreeLevel,
                 &[],
             ),
             (
-                "brand_agreement",
-                Some("has_brand"),
+                Feature::BrandAgreement,
+                Some(Feature::HasBrand),
                 Density::Bernoulli,
                 &[],
             ),
             (
-                "price_similarity",
-                Some("has_price"),
+                Feature::PriceSimilarity,
+                Some(Feature::HasPrice),
                 Density::LogitGaussian,
                 &[],
             ),
             (
-                "image_similarity",
-                Some("has_image"),
+                Feature::ImageSimilarity,
+                Some(Feature::HasImage),
                 Density::LogitGaussian,
                 &[],
             ),
@@ -394,8 +400,8 @@ impl MixtureModel {
             features: spec
                 .iter()
                 .map(|&(c, p, density, cuts)| MixtureFeature {
-                    column: col(c),
-                    present: p.map(col),
+                    column: c.index(),
+                    present: p.map(Feature::index),
                     density,
                     matched: Vec::new(),
                     unmatched: Vec::new(),
@@ -412,7 +418,7 @@ impl MixtureModel {
         // Start from a two-means split of the mean title similarity.
         let score: Vec<f64> = x
             .axis_iter(Axis(0))
-            .map(|r| (r[col("word_cosine")] + r[col("char_cosine")]) / 2.0)
+            .map(|r| (r[Feature::WordCosine as usize] + r[Feature::CharCosine as usize]) / 2.0)
             .collect();
         let bounds = group_bounds(groups);
         let leads: Vec<f64> = bounds
@@ -462,7 +468,7 @@ impl MixtureModel {
     /// when heavy rewording keeps its own similarity modest; a listing that resembles several
     /// products alike (variants, generic titles) gives none of them a lead.
     pub fn leads(x: &Array2<f64>, s: usize, e: usize) -> Vec<f64> {
-        let (w, c) = (col("word_cosine"), col("char_cosine"));
+        let (w, c) = (Feature::WordCosine as usize, Feature::CharCosine as usize);
         let sim: Vec<f64> = (s..e).map(|i| 0.5 * (x[[i, w]] + x[[i, c]])).collect();
         (0..sim.len())
             .map(|i| {
@@ -1322,6 +1328,11 @@ fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::feature_index;
+
+    fn col(name: &str) -> usize {
+        feature_index(name).unwrap()
+    }
     use rand::{Rng, SeedableRng};
 
     /// Rows of features where matches have high similarities and agreeing numbers.

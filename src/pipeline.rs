@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{append_features, feature_index, PairFeatures, RecordAttrs, Side};
+use crate::features::{append_features, Feature, PairFeatures, RecordAttrs, Side};
 use crate::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
     fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
@@ -988,19 +988,19 @@ impl Matched {
         let pooled = matches!(model, MatchModel::Mixture(_));
         for i in best_per_query(pairs, prob, model.threshold(), pooled) {
             let r = features.x.row(i);
-            let get = |n: &str| feature_index(n).map_or(0.0, |k| r[k]);
-            let present = |v: &str, has: &str| (get(has) > 0.5).then(|| get(v));
+            let get = |f: Feature| r[f.index()];
+            let present = |v: Feature, has: Feature| (get(has) > 0.5).then(|| get(v));
             let listing = pairs[i].query;
             self.matches.push(MatchedListing {
                 listing: self.id.len(),
                 product: pairs[i].target,
                 probability: prob[i],
                 evidence: MatchEvidence {
-                    word_cosine: get("word_cosine"),
-                    char_cosine: get("char_cosine"),
-                    token_jaccard: get("token_jaccard"),
-                    number_agreement: present("number_agreement", "has_numbers"),
-                    price_similarity: present("price_similarity", "has_price"),
+                    word_cosine: get(Feature::WordCosine),
+                    char_cosine: get(Feature::CharCosine),
+                    token_jaccard: get(Feature::TokenJaccard),
+                    number_agreement: present(Feature::NumberAgreement, Feature::HasNumbers),
+                    price_similarity: present(Feature::PriceSimilarity, Feature::HasPrice),
                     explanation: model.explain(features, i, 3),
                 },
             });

@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::index::FxHasher;
+use crate::hash::FxHasher;
 
 /// What a token is, used by the matching features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
