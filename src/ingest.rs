@@ -1069,13 +1069,7 @@ pub(crate) fn fingerprint(id: &str) -> u128 {
 
 /// SipHash-2-4 of `bytes` under the key (`k0`, `k1`).
 fn siphash24(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
-    use std::hash::Hasher;
-    // `SipHasher` is deprecated in favour of `DefaultHasher`, whose algorithm may change
-    // between Rust releases; its own is fixed.
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
-    h.write(bytes);
-    h.finish()
+    siphasher::sip::SipHasher24::new_with_keys(k0, k1).hash(bytes)
 }
 
 /// Checks a column map: every key must be a logical column of `kind` and every value a

@@ -22,7 +22,7 @@ use crate::leak::{
 use crate::matcher::{
     best_per_query, condition_on_labels, MatchModel, MixtureModel, MixtureParams, ReviewPair,
 };
-use crate::progress::{Progress, Silent, Stage};
+use crate::progress::{Progress, Running, Silent, Stage};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
@@ -519,9 +519,9 @@ impl Detector {
         paths: &InputPaths,
         columns: &ColumnsConfig,
     ) -> Result<FittedHome> {
-        self.progress.begin(Stage::Home, None);
+        let running = Running::start(&*self.progress, Stage::Home, None);
         let home = HomeInputs::load(paths, columns)?;
-        self.progress.end(Stage::Home);
+        running.finish();
         self.fit_home(home)
     }
 
@@ -574,7 +574,10 @@ impl Detector {
             .num_threads(self.params.threads)
             .build()
             .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
-        pool.install(run)
+        // Stage spans go to the caller's `tracing` subscriber, also when it is set for the
+        // calling thread only.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        pool.install(|| tracing::dispatcher::with_default(&dispatch, run))
     }
 
     fn fit_home_in_pool(&self, home: HomeInputs) -> Result<FittedHome> {
@@ -599,7 +602,7 @@ impl Detector {
 
         // Trend: onsets from the sales series.
         let progress = &*self.progress;
-        progress.begin(Stage::HomeSide, None);
+        let running = Running::start(progress, Stage::HomeSide, None);
         let grid = DemandGrid::build(&sales, &products);
         let sales_rows = sales.len();
         drop(sales);
@@ -608,7 +611,7 @@ impl Detector {
         // The home side of matching: the TF-IDF model and index of the home titles.
         let logistic = matches!(self.model, Some(MatchModel::Logistic(_)));
         let scorer = ListingScorer::new(&products, &p.matching, logistic);
-        progress.end(Stage::HomeSide);
+        running.finish();
         Ok(FittedHome {
             params: p.clone(),
             logistic,
@@ -636,9 +639,9 @@ impl Detector {
         let mut ingest = home.ingest.clone();
         // A first pass over the listings validates them and counts what the statistics need.
         let progress = &*self.progress;
-        progress.begin(Stage::Survey, listings.known_len());
+        let running = Running::start(progress, Stage::Survey, listings.known_len());
         let survey = listings.survey(p.matching.fit_listings, &mut ingest, progress)?;
-        progress.end(Stage::Survey);
+        running.finish();
         if survey.listings == 0 {
             return Err(no_rows(&ingest, TableKind::Catalog));
         }
@@ -656,14 +659,14 @@ impl Detector {
         let mut review = Vec::new();
         let (match_model, fit_listings) = match &self.model {
             Some(model) => {
-                progress.begin(Stage::Match, Some(survey.listings as u64));
+                let running = Running::start(progress, Stage::Match, Some(survey.listings as u64));
                 listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
                     let n = rows.len() as u64;
                     matched.score_and_keep(scorer, model, c, rows, known);
                     progress.advance(n);
                     Ok(())
                 })?;
-                progress.end(Stage::Match);
+                running.finish();
                 (model.clone(), 0)
             }
             None => {
@@ -672,7 +675,7 @@ impl Detector {
                 // order either way, so neither the file's row order nor its cutting matters.
                 // Each listing is scored once: the sample's pairs are kept for prediction.
                 let sample = listings.sample(survey.sample_below)?;
-                progress.begin(Stage::Fit, Some(sample.len() as u64));
+                let running = Running::start(progress, Stage::Fit, Some(sample.len() as u64));
                 let mut pairs = Vec::new();
                 let mut features = PairFeatures::default();
                 for start in (0..sample.len()).step_by(LISTING_CHUNK) {
@@ -699,11 +702,15 @@ impl Detector {
                     p.matching.review,
                 );
                 matched.keep(&model, &sample, &pairs, &features, &prob);
-                progress.end(Stage::Fit);
+                running.finish();
                 if sample.len() < survey.listings {
                     drop((pairs, features, groups, prob));
                     // The listings outside the sample, matched with the fitted model.
-                    progress.begin(Stage::Match, Some((survey.listings - sample.len()) as u64));
+                    let running = Running::start(
+                        progress,
+                        Stage::Match,
+                        Some((survey.listings - sample.len()) as u64),
+                    );
                     listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
                         let rest: Vec<usize> = rows
                             .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
@@ -713,7 +720,7 @@ impl Detector {
                         progress.advance(rest.len() as u64);
                         Ok(())
                     })?;
-                    progress.end(Stage::Match);
+                    running.finish();
                 }
                 (model, sample.len())
             }
@@ -721,7 +728,7 @@ impl Detector {
         let matched = matched.in_id_order();
 
         // Leak: temporal linking and seller statistics.
-        progress.begin(Stage::Evidence, None);
+        let running = Running::start(progress, Stage::Evidence, None);
         let info = ListingInfo {
             id: &matched.id,
             seller_id: &matched.seller_id,
@@ -760,7 +767,7 @@ impl Detector {
         );
         let sellers = evidence.sellers;
         let curves = sales_curves(grid, products, &linked.alerts, &sellers);
-        progress.end(Stage::Evidence);
+        running.finish();
 
         let summary = RunSummary {
             products: products.len(),

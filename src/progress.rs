@@ -2,6 +2,8 @@
 //!
 //! [`Detector::with_progress`](crate::pipeline::Detector::with_progress) takes any
 //! [`Progress`]; the `crossleak` command draws it as progress bars, a service could log it.
+//! Each stage is also a `tracing` span named `stage` (field `name`, the stage's label), so a
+//! program with a `tracing` subscriber sees the stages and their durations in its logs.
 //! Reports never change what a run computes.
 
 use std::fmt;
@@ -63,4 +65,31 @@ impl Progress for Silent {
     fn begin(&self, _: Stage, _: Option<u64>) {}
     fn advance(&self, _: u64) {}
     fn end(&self, _: Stage) {}
+}
+
+/// A stage under way: reported to the observer and entered as a `tracing` span from
+/// [`Running::start`] to [`Running::finish`] (or to the end of the scope on an error, where
+/// the observer hears no `end`).
+pub(crate) struct Running<'a> {
+    progress: &'a dyn Progress,
+    stage: Stage,
+    _span: tracing::span::EnteredSpan,
+}
+
+impl<'a> Running<'a> {
+    /// Starts `stage`: enters its span and calls `begin`.
+    pub(crate) fn start(progress: &'a dyn Progress, stage: Stage, total: Option<u64>) -> Self {
+        let span = tracing::info_span!("stage", name = stage.label()).entered();
+        progress.begin(stage, total);
+        Running {
+            progress,
+            stage,
+            _span: span,
+        }
+    }
+
+    /// Ends the stage: calls `end`, then leaves its span.
+    pub(crate) fn finish(self) {
+        self.progress.end(self.stage);
+    }
 }

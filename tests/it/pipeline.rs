@@ -313,16 +313,25 @@ fn streamed_and_sampled_runs_agree_with_the_whole_catalog() {
 
     // A progress observer sees every stage once, in order, with the listings counted, and
     // changes nothing.
+    // Each stage is also a tracing span named after it.
     let recorder = std::sync::Arc::new(Recorder::default());
     let mut params = DetectorParams::default();
     params.matching.fit_listings = third;
-    let observed = Detector::new(params)
-        .unwrap()
-        .with_progress(recorder.clone())
-        .run_files(&paths(&dir), &ColumnsConfig::default())
-        .unwrap();
+    let spans = SpanNames::default();
+    let observed = tracing::subscriber::with_default(spans.clone(), || {
+        Detector::new(params)
+            .unwrap()
+            .with_progress(recorder.clone())
+            .run_files(&paths(&dir), &ColumnsConfig::default())
+            .unwrap()
+    });
     crate::assert_same_findings(&observed, &sampled);
     use crossleak::Stage::*;
+    let labels: Vec<&str> = [Home, HomeSide, Survey, Fit, Match, Evidence]
+        .iter()
+        .map(|s| s.label())
+        .collect();
+    assert_eq!(*spans.names.lock().unwrap(), labels);
     let n64 = n as u64;
     let t64 = third as u64;
     assert_eq!(
@@ -396,6 +405,42 @@ impl crossleak::Progress for Recorder {
     fn end(&self, stage: crossleak::Stage) {
         assert_eq!(self.stages.lock().unwrap().last().unwrap().0, stage);
     }
+}
+
+/// A `tracing` subscriber that keeps the `name` field of every `stage` span, in order.
+#[derive(Clone, Default)]
+struct SpanNames {
+    names: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl tracing::Subscriber for SpanNames {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        struct Name<'a>(&'a mut Option<String>);
+        impl tracing::field::Visit for Name<'_> {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "name" {
+                    *self.0 = Some(value.to_string());
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if span.metadata().name() == "stage" {
+            let mut name = None;
+            span.record(&mut Name(&mut name));
+            self.names.lock().unwrap().push(name.unwrap_or_default());
+        }
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        tracing::span::Id::from_u64(id)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// A table whose every row is rejected is an error naming it and its first rejected row,
