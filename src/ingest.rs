@@ -10,7 +10,6 @@ use std::io::{Read, Write};
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use polars::prelude::{
@@ -1476,7 +1475,7 @@ fn open_csv(table: &str, path: &Path, delimiter: u8, quote: Option<u8>) -> Resul
         }
         None => None,
     };
-    let read_from = decompressed.as_ref().map_or(path, |t| t.path.as_path());
+    let read_from = decompressed.as_ref().map_or(path, |t| t.path());
     // Errors name the user's file, not the temporary copy.
     let frame = text_options(
         LazyCsvReader::new(pl_path(table, read_from)?),
@@ -1522,38 +1521,14 @@ fn text_options(reader: LazyCsvReader, delimiter: u8, quote: Option<u8>) -> Lazy
 }
 
 /// A file in the system's temporary directory (`TMPDIR` on Unix), removed when dropped.
-#[derive(Debug)]
-struct TempFile {
-    path: PathBuf,
-}
+type TempFile = tempfile::NamedTempFile;
 
-impl TempFile {
-    /// Creates a new, empty file whose name no other file has.
-    fn create(suffix: &str) -> std::io::Result<(TempFile, std::fs::File)> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir();
-        loop {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("crossleak-{}-{n}{suffix}", std::process::id()));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => return Ok((TempFile { path }, file)),
-                // Left by an earlier process with the same id: try the next name.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        // Nothing to report from a drop: a copy that cannot be removed stays behind.
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Creates a new, empty temporary file whose name ends in `suffix`.
+fn temp_file(suffix: &str) -> std::io::Result<TempFile> {
+    tempfile::Builder::new()
+        .prefix("crossleak-")
+        .suffix(suffix)
+        .tempfile()
 }
 
 /// Decompresses a gzip file (one or more members) to a temporary file, a buffer at a time.
@@ -1561,7 +1536,7 @@ impl Drop for TempFile {
 fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
     let file = std::fs::File::open(path).map_err(|e| unreadable(table, path, e.to_string()))?;
     let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    let (temp, mut out) = TempFile::create(".csv").map_err(|e| {
+    let temp = temp_file(".csv").map_err(|e| {
         let dir = std::env::temp_dir();
         let reason = format!(
             "cannot create a file in {} to decompress into: {e}",
@@ -1572,10 +1547,11 @@ fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
     let write_failed = |e: std::io::Error| {
         let reason = format!(
             "cannot write the decompressed copy {}: {e}",
-            temp.path.display()
+            temp.path().display()
         );
         unreadable(table, path, reason)
     };
+    let mut out = temp.as_file();
     let mut head = [0u8; 4];
     let mut seen = 0;
     let mut buf = vec![0u8; 1 << 20];
@@ -1592,7 +1568,6 @@ fn gunzip(table: &str, path: &Path) -> Result<TempFile> {
         // Whole buffers go straight to the file: no second buffer in between.
         out.write_all(&buf[..n]).map_err(write_failed)?;
     }
-    drop(out);
     if seen == 0 {
         return Err(empty(table, path));
     }
@@ -1942,24 +1917,24 @@ mod tests {
             .flat_map(|i| format!("L{i},title {i}\n").into_bytes())
             .collect();
         let (first, second) = text.split_at(text.len() / 3);
-        let input = TempFile::create(".csv.gz").unwrap().0;
-        std::fs::write(&input.path, [gz(first), gz(second)].concat()).unwrap();
-        let copy = gunzip("catalog", &input.path).unwrap();
-        assert_ne!(copy.path, input.path);
-        assert_eq!(std::fs::read(&copy.path).unwrap(), text);
-        let kept = copy.path.clone();
+        let input = temp_file(".csv.gz").unwrap();
+        std::fs::write(input.path(), [gz(first), gz(second)].concat()).unwrap();
+        let copy = gunzip("catalog", input.path()).unwrap();
+        assert_ne!(copy.path(), input.path());
+        assert_eq!(std::fs::read(copy.path()).unwrap(), text);
+        let kept = copy.path().to_path_buf();
         drop(copy);
         assert!(!kept.exists());
 
-        std::fs::write(&input.path, gz(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0])).unwrap();
-        let err = gunzip("catalog", &input.path).unwrap_err().to_string();
+        std::fs::write(input.path(), gz(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0])).unwrap();
+        let err = gunzip("catalog", input.path()).unwrap_err().to_string();
         assert!(err.contains("zstd-compressed again"), "{err}");
-        assert!(err.contains(&input.path.display().to_string()), "{err}");
-        std::fs::write(&input.path, gz(b"")).unwrap();
-        assert!(gunzip("catalog", &input.path).is_err());
+        assert!(err.contains(&input.path().display().to_string()), "{err}");
+        std::fs::write(input.path(), gz(b"")).unwrap();
+        assert!(gunzip("catalog", input.path()).is_err());
         let cut = gz(&text);
-        std::fs::write(&input.path, &cut[..cut.len() / 2]).unwrap();
-        let err = gunzip("catalog", &input.path).unwrap_err().to_string();
+        std::fs::write(input.path(), &cut[..cut.len() / 2]).unwrap();
+        let err = gunzip("catalog", input.path()).unwrap_err().to_string();
         assert!(err.contains("invalid gzip data"), "{err}");
     }
 
