@@ -339,32 +339,34 @@ pub struct Report {
 const TOP_CURVES: usize = 6;
 
 impl Report {
-    /// Writes `alerts.csv`, `sellers.csv`, `categories.csv`, `bestsellers.csv`,
-    /// `rejected_rows.csv` (also as Parquet for the first three), `report.json` and the
-    /// self-contained `report.html` into `dir`, creating it if needed.
+    /// The report's tables as polars DataFrames, each named by the stem of the file
+    /// [`Report::write`] gives it: `alerts`, `sellers`, `categories`, `bestsellers`,
+    /// `rejected_rows` and `review_pairs`, in that order. Dates are `Date` columns.
+    pub fn tables(&self) -> Result<Vec<(&'static str, polars::prelude::DataFrame)>> {
+        Ok(vec![
+            ("alerts", report::alerts_frame(&self.alerts)?),
+            ("sellers", report::sellers_frame(&self.sellers)?),
+            ("categories", report::categories_frame(&self.categories)?),
+            ("bestsellers", report::bestsellers_frame(&self.bestsellers)?),
+            (
+                "rejected_rows",
+                report::rejected_frame(&self.ingest.rejected)?,
+            ),
+            ("review_pairs", report::review_frame(&self.review)?),
+        ])
+    }
+
+    /// Writes each of [`Report::tables`] as CSV (`alerts.csv` and so on; alerts, sellers and
+    /// categories also as Parquet), `report.json` and the self-contained `report.html` into
+    /// `dir`, creating it if needed.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut alerts = report::alerts_frame(&self.alerts)?;
-        report::write_csv(&mut alerts, &dir.join("alerts.csv"))?;
-        report::write_parquet(&mut alerts, &dir.join("alerts.parquet"))?;
-        let mut sellers = report::sellers_frame(&self.sellers)?;
-        report::write_csv(&mut sellers, &dir.join("sellers.csv"))?;
-        report::write_parquet(&mut sellers, &dir.join("sellers.parquet"))?;
-        let mut categories = report::categories_frame(&self.categories)?;
-        report::write_csv(&mut categories, &dir.join("categories.csv"))?;
-        report::write_parquet(&mut categories, &dir.join("categories.parquet"))?;
-        report::write_csv(
-            &mut report::bestsellers_frame(&self.bestsellers)?,
-            &dir.join("bestsellers.csv"),
-        )?;
-        report::write_csv(
-            &mut report::rejected_frame(&self.ingest.rejected)?,
-            &dir.join("rejected_rows.csv"),
-        )?;
-        report::write_csv(
-            &mut report::review_frame(&self.review)?,
-            &dir.join("review_pairs.csv"),
-        )?;
+        for (name, mut table) in self.tables()? {
+            report::write_csv(&mut table, &dir.join(format!("{name}.csv")))?;
+            if matches!(name, "alerts" | "sellers" | "categories") {
+                report::write_parquet(&mut table, &dir.join(format!("{name}.parquet")))?;
+            }
+        }
         report::write_json(self, &dir.join("report.json"))?;
         let html = dir.join("report.html");
         std::fs::write(&html, self.html()?).map_err(|e| Error::io(&html, e))

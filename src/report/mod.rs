@@ -19,6 +19,12 @@ fn strings<T>(rows: &[T], f: impl Fn(&T) -> String) -> Vec<String> {
     rows.iter().map(f).collect()
 }
 
+/// A polars `Date` column (written as `YYYY-MM-DD` in CSV).
+fn dates<T>(name: &str, rows: &[T], f: impl Fn(&T) -> crate::Date) -> Result<Column> {
+    let days: Vec<i32> = rows.iter().map(|r| f(r).0).collect();
+    Ok(Column::new(name.into(), days).cast(&DataType::Date)?)
+}
+
 /// `alerts.csv`: one row per (foreign listing, home bestseller) copy listed within the window
 /// after the onset, with the main similarity features and an explanation.
 pub fn alerts_frame(alerts: &[LeakAlert]) -> Result<DataFrame> {
@@ -38,8 +44,8 @@ pub fn alerts_frame(alerts: &[LeakAlert]) -> Result<DataFrame> {
             "lag_days".into(),
             a.iter().map(|x| x.lag_days).collect::<Vec<_>>(),
         ),
-        Column::new("onset_date".into(), strings(a, |x| x.onset.to_string())),
-        Column::new("listed_at".into(), strings(a, |x| x.listed_at.to_string())),
+        dates("onset_date", a, |x| x.onset)?,
+        dates("listed_at", a, |x| x.listed_at)?,
         Column::new(
             "word_cosine".into(),
             a.iter().map(|x| x.evidence.word_cosine).collect::<Vec<_>>(),
@@ -131,9 +137,9 @@ pub fn bestsellers_frame(events: &[BestsellerEvent]) -> Result<DataFrame> {
     let e = events;
     Ok(DataFrame::new_infer_height(vec![
         Column::new("product_id".into(), strings(e, |x| x.product_id.clone())),
-        Column::new("onset".into(), strings(e, |x| x.onset.to_string())),
+        dates("onset", e, |x| x.onset)?,
         Column::new("peak".into(), e.iter().map(|x| x.peak).collect::<Vec<_>>()),
-        Column::new("peak_date".into(), strings(e, |x| x.peak_date.to_string())),
+        dates("peak_date", e, |x| x.peak_date)?,
         Column::new(
             "rise_factor".into(),
             e.iter().map(|x| x.rise_factor).collect::<Vec<_>>(),

@@ -5,6 +5,7 @@ use crossleak::leak::Timing;
 use crossleak::pipeline::{Detector, DetectorParams};
 use crossleak::synth::{generate, SynthParams};
 use crossleak::{ColumnsConfig, InputPaths};
+use polars::prelude::DataType;
 
 fn run(name: &str, params: SynthParams) -> (crossleak::Report, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("crossleak-it-{name}-{}", std::process::id()));
@@ -90,6 +91,32 @@ fn html_report_is_self_contained_and_complete() {
     r.write(&out).unwrap();
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // The tables are DataFrames with Date columns, written as ISO dates in CSV.
+    let tables = r.tables().unwrap();
+    let names: Vec<&str> = tables.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "alerts",
+            "sellers",
+            "categories",
+            "bestsellers",
+            "rejected_rows",
+            "review_pairs"
+        ]
+    );
+    let alerts = &tables[0].1;
+    assert_eq!(alerts.height(), r.alerts.len());
+    assert!(!r.alerts.is_empty());
+    for c in ["onset_date", "listed_at"] {
+        assert_eq!(alerts.column(c).unwrap().dtype(), &DataType::Date, "{c}");
+    }
+    let csv = std::fs::read_to_string(out.join("alerts.csv")).unwrap();
+    let first = &r.alerts[0];
+    assert!(
+        csv.contains(&format!(",{},{},", first.onset, first.listed_at)),
+        "{csv}"
+    );
     for banned in ["http://", "https://", "<script", "<link", "src=", "url("] {
         assert!(!html.contains(banned), "report.html contains {banned}");
     }
