@@ -580,20 +580,59 @@ impl HomeInputs {
     pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<HomeInputs> {
         columns.check()?;
         // The sales header is checked first; its rows are read once the product ids are known.
-        let (sales_scan, sales_used) = open_table(&paths.sales, TableKind::Sales, &columns.sales)?;
+        let sales = open_table(&paths.sales, TableKind::Sales, &columns.sales)?;
+        let products = open_table(&paths.products, TableKind::Products, &columns.products)?;
+        HomeInputs::read(
+            (&paths.sales, sales.0, &sales.1),
+            (&paths.products, products.0, &products.1),
+        )
+    }
+
+    /// [`HomeInputs::load`] on tables already in polars: any `LazyFrame` (a scan, a join, a
+    /// filter), its columns mapped by `columns` as a file's are and typed as in a Parquet file
+    /// (text, numbers, `Date`). Rows are validated and rejected as a file's; messages and the
+    /// ingest report name the tables `<sales frame>` and `<products frame>`, and rows are
+    /// numbered from 1 in frame order.
+    pub fn from_frames(
+        sales: LazyFrame,
+        products: LazyFrame,
+        columns: &ColumnsConfig,
+    ) -> Result<HomeInputs> {
+        columns.check()?;
+        let (sales_name, sales, sales_used) = frame_scan(TableKind::Sales, sales, &columns.sales)?;
+        let (products_name, products, products_used) =
+            frame_scan(TableKind::Products, products, &columns.products)?;
+        HomeInputs::read(
+            (&sales_name, sales, &sales_used),
+            (&products_name, products, &products_used),
+        )
+    }
+
+    /// Reads the products, then the sales rows of known products.
+    fn read(
+        (sales_path, sales_scan, sales_used): (&Path, Scan, &[&'static str]),
+        (products_path, products_scan, products_used): (&Path, Scan, &[&'static str]),
+    ) -> Result<HomeInputs> {
         let mut products_report = IngestReport::default();
-        let products = read_catalog(
-            &paths.products,
+        let mut products = Catalog::new(TableKind::Products);
+        read_catalog_scan(
+            products_path,
             TableKind::Products,
-            &columns.products,
+            products_scan,
+            products_used,
+            CHUNK_ROWS,
             &mut products_report,
+            |chunk| {
+                products.append(chunk);
+                Ok(())
+            },
         )?;
         let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
         let mut report = IngestReport::default();
         let sales = read_sales_scan(
-            &paths.sales,
+            sales_path,
             sales_scan,
-            &sales_used,
+            sales_used,
             Some(&known),
             &mut report,
         )?;
@@ -607,7 +646,59 @@ impl HomeInputs {
     }
 }
 
+/// A polars frame as a table to validate: its mapped columns selected as a Parquet file's,
+/// with the name `<table frame>` standing for a path in messages and the ingest report.
+fn frame_scan(
+    kind: TableKind,
+    frame: LazyFrame,
+    columns: &ColumnMap,
+) -> Result<(PathBuf, Scan, Vec<&'static str>)> {
+    validate_column_map(kind, columns)?;
+    let name = PathBuf::from(format!("<{} frame>", kind.name()));
+    let scan = Scan {
+        frame,
+        decompressed: None,
+    };
+    let (scan, used) = select_columns(&name, kind, columns, scan, false)?;
+    Ok((name, scan, used))
+}
+
 impl Inputs {
+    /// [`Inputs::load`] on tables already in polars, read as by [`HomeInputs::from_frames`];
+    /// the catalog is named `<catalog frame>`.
+    pub fn from_frames(
+        sales: LazyFrame,
+        products: LazyFrame,
+        catalog: LazyFrame,
+        columns: &ColumnsConfig,
+    ) -> Result<Inputs> {
+        let HomeInputs {
+            sales,
+            products,
+            mut report,
+        } = HomeInputs::from_frames(sales, products, columns)?;
+        let (name, scan, used) = frame_scan(TableKind::Catalog, catalog, &columns.catalog)?;
+        let mut catalog = Catalog::new(TableKind::Catalog);
+        read_catalog_scan(
+            &name,
+            TableKind::Catalog,
+            scan,
+            &used,
+            CHUNK_ROWS,
+            &mut report,
+            |chunk| {
+                catalog.append(chunk);
+                Ok(())
+            },
+        )?;
+        Ok(Inputs {
+            sales,
+            products,
+            catalog,
+            report,
+        })
+    }
+
     /// Reads and validates the three tables.
     ///
     /// The column maps are checked first (an unknown logical name is an [`Error::Config`]), then
@@ -940,19 +1031,37 @@ pub fn read_catalog_chunks(
     columns: &ColumnMap,
     chunk_rows: usize,
     report: &mut IngestReport,
+    each: impl FnMut(Catalog) -> Result<()>,
+) -> Result<()> {
+    not_sales(kind)?;
+    let (scan, used) = open_table(path, kind, columns)?;
+    read_catalog_scan(path, kind, scan, &used, chunk_rows, report, each)
+}
+
+fn not_sales(kind: TableKind) -> Result<()> {
+    if kind == TableKind::Sales {
+        return Err(Error::Config(
+            "read_catalog reads the products or catalog table, not sales".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// [`read_catalog_chunks`] on a scan already opened; `path` names the table in messages.
+fn read_catalog_scan(
+    path: &Path,
+    kind: TableKind,
+    scan: Scan,
+    used: &[&'static str],
+    chunk_rows: usize,
+    report: &mut IngestReport,
     mut each: impl FnMut(Catalog) -> Result<()>,
 ) -> Result<()> {
     let id_col = match kind {
         TableKind::Products => "product_id",
-        TableKind::Catalog => "listing_id",
-        TableKind::Sales => {
-            return Err(Error::Config(
-                "read_catalog reads the products or catalog table, not sales".into(),
-            ))
-        }
+        _ => "listing_id",
     };
     let table = kind.name();
-    let (scan, used) = open_table(path, kind, columns)?;
     let mut check = CatalogCheck {
         kind,
         id_col,
@@ -963,7 +1072,7 @@ pub fn read_catalog_chunks(
         latest: Date::today().add_days(1),
     };
     stream_frames(table, path, scan.frame, chunk_rows, |df| {
-        let chunk = check.accept(&Table::of_frame(&df, table, &used, check.latest)?);
+        let chunk = check.accept(&Table::of_frame(&df, table, used, check.latest)?);
         if chunk.is_empty() {
             Ok(())
         } else {
@@ -1353,15 +1462,30 @@ fn scan_selected(
     format: Format,
 ) -> Result<(Scan, Vec<&'static str>)> {
     let table = kind.name();
+    let scan = open_scan(table, path, format)?;
+    select_columns(path, kind, columns, scan, format != Format::Parquet)
+}
+
+/// The mapped columns of `scan` under their logical names, cast to what validation reads,
+/// with the logical names used. `text_header`: the header was read from a text file (and
+/// must be valid UTF-8).
+fn select_columns(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMap,
+    scan: Scan,
+    text_header: bool,
+) -> Result<(Scan, Vec<&'static str>)> {
+    let table = kind.name();
     let Scan {
         frame: mut lf,
         decompressed,
-    } = open_scan(table, path, format)?;
+    } = scan;
     let schema = lf
         .collect_schema()
         .map_err(|e| polars_failure(table, path, e))?;
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    if format != Format::Parquet && names.iter().any(|n| n.contains('\u{fffd}')) {
+    if text_header && names.iter().any(|n| n.contains('\u{fffd}')) {
         return Err(not_utf8(table, path, "the header"));
     }
     check_unique_names(table, path, &names)?;

@@ -838,3 +838,61 @@ fn a_fitted_home_side_serves_several_catalogs() {
     assert!(err.to_string().contains("fitted with other"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Inputs given as polars frames (typed columns, as a caller's own scans or joins give them)
+/// are validated as files are and give the findings of the files.
+#[test]
+fn inputs_from_frames_give_the_findings_of_the_files() {
+    use polars::prelude::{col, LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath};
+    let (_, dir) = world("frames", small());
+    let csv = |name: &str| {
+        LazyCsvReader::new(PlRefPath::try_from_path(&dir.join(name)).unwrap())
+            .finish()
+            .unwrap()
+    };
+    let sales = || {
+        LazyFrame::scan_parquet(
+            PlRefPath::try_from_path(&dir.join("sales.parquet")).unwrap(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let columns = ColumnsConfig::default();
+    let inputs =
+        crossleak::Inputs::from_frames(sales(), csv("products.csv"), csv("catalog.csv"), &columns)
+            .unwrap();
+    let tables: Vec<(String, usize)> = (inputs.report.tables.iter())
+        .map(|t| (t.path.display().to_string(), t.accepted))
+        .collect();
+    assert_eq!(tables[0].0, "<sales frame>");
+    assert_eq!(tables[2].0, "<catalog frame>");
+    let detector = Detector::new(DetectorParams::default().with_threads(2)).unwrap();
+    let from_frames = detector.run(inputs).unwrap();
+    let from_files = detector.run_files(&paths(&dir), &columns).unwrap();
+    crate::assert_same_findings(&from_frames, &from_files);
+    for (t, f) in from_frames
+        .ingest
+        .tables
+        .iter()
+        .zip(&from_files.ingest.tables)
+    {
+        assert_eq!(
+            (t.rows_read, t.accepted, t.rejected),
+            (f.rows_read, f.accepted, f.rejected)
+        );
+    }
+
+    // A frame without a required column is an error naming it and the table.
+    let untitled = csv("products.csv").select([col("product_id"), col("category")]);
+    let err = crossleak::HomeInputs::from_frames(sales(), untitled, &columns)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("title") && err.contains("products"), "{err}");
+    // An empty frame is an error naming it.
+    let empty = csv("products.csv").limit(0);
+    let err = crossleak::HomeInputs::from_frames(sales(), empty, &columns)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("<products frame>"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
