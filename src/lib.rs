@@ -104,7 +104,7 @@ pub use crate::leak::{
 };
 pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair};
 pub use crate::pipeline::{
-    Config, Detector, DetectorParams, FittedHome, ListingScorer, Report, RunSummary,
+    Config, Detector, DetectorParams, FittedHome, HomeSpec, ListingScorer, Report, RunSummary,
 };
 pub use crate::progress::{Progress, Stage};
 pub use crate::text::Normalizer;

@@ -809,6 +809,116 @@ impl Detector {
     }
 }
 
+/// What a worker of a cluster job needs to rebuild the home side, as JSON: the home files'
+/// paths on the driver, the column maps, the detector parameters and a digest of all of them
+/// (file bytes included). A worker fits the home side from its own copies of the files with
+/// [`HomeSpec::fit`], which refuses copies or parameters that do not match the digest, so
+/// every worker scores against the same home side as the driver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeSpec {
+    /// Sales file, as named on the driver.
+    pub sales: PathBuf,
+    /// Home products file, as named on the driver.
+    pub products: PathBuf,
+    /// Column maps of the tables.
+    pub columns: ColumnsConfig,
+    /// Detector parameters.
+    pub params: DetectorParams,
+    /// SipHash-2-4 (128 bits, hex) of the two files' bytes, the column maps and the parameters
+    /// other than the thread count.
+    pub digest: String,
+}
+
+impl HomeSpec {
+    /// The spec of the home files of `paths` (its catalog is not read) under `columns` and
+    /// `params`, which are checked as [`Detector::new`] checks them.
+    pub fn new(
+        paths: &InputPaths,
+        columns: &ColumnsConfig,
+        params: &DetectorParams,
+    ) -> Result<HomeSpec> {
+        Detector::new(params.clone())?;
+        columns.check()?;
+        let digest = home_digest(&paths.sales, &paths.products, columns, params)?;
+        Ok(HomeSpec {
+            sales: paths.sales.clone(),
+            products: paths.products.clone(),
+            columns: columns.clone(),
+            params: params.clone(),
+            digest,
+        })
+    }
+
+    /// The detector of the spec's parameters: the one to run [`Detector::detect`] with.
+    pub fn detector(&self) -> Result<Detector> {
+        Detector::new(self.params.clone())
+    }
+
+    /// Fits the home side from local copies of the spec's files (`sales` and `products`, or
+    /// the spec's own paths when the files are where the driver had them). Copies whose bytes,
+    /// or a spec whose columns or parameters, do not give the spec's digest are an error.
+    pub fn fit(&self, sales: &Path, products: &Path) -> Result<FittedHome> {
+        let digest = home_digest(sales, products, &self.columns, &self.params)?;
+        if digest != self.digest {
+            return Err(Error::Config(format!(
+                "the home files {} and {} with this spec's columns and parameters give digest {digest}, not the spec's {}: the copies or the spec differ from the driver's",
+                sales.display(),
+                products.display(),
+                self.digest
+            )));
+        }
+        let paths = InputPaths {
+            sales: sales.to_path_buf(),
+            products: products.to_path_buf(),
+            catalog: PathBuf::new(),
+        };
+        self.detector()?.fit_home_files(&paths, &self.columns)
+    }
+}
+
+/// The digest of [`HomeSpec`]: each file's length and bytes, then the column maps and the
+/// parameters (all but the thread count) as JSON, under SipHash-2-4 with 128-bit output and
+/// fixed keys.
+fn home_digest(
+    sales: &Path,
+    products: &Path,
+    columns: &ColumnsConfig,
+    params: &DetectorParams,
+) -> Result<String> {
+    use siphasher::sip128::{Hasher128, SipHasher24};
+    use std::hash::Hasher;
+    use std::io::Read;
+    let mut h = SipHasher24::new_with_keys(0x6372_6f73_736c_6561, 0x6b68_6f6d_6520_7631);
+    for path in [sales, products] {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        h.write_u64(len);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            h.write(&buf[..n]);
+        }
+    }
+    // The thread count changes no result: a worker may use its own.
+    let params = DetectorParams {
+        threads: DetectorParams::default().threads,
+        ..params.clone()
+    };
+    for json in [
+        serde_json::to_string(columns),
+        serde_json::to_string(&params),
+    ] {
+        let json = json.map_err(|e| Error::Config(format!("home spec: {e}")))?;
+        h.write_u64(json.len() as u64);
+        h.write(json.as_bytes());
+    }
+    Ok(format!("{:032x}", h.finish128().as_u128()))
+}
+
 /// The home side of a run, fitted once by [`Detector::fit_home`] and reused against any number
 /// of foreign catalogs: the home products in id order, their daily demand grid, the bestseller
 /// onsets, the matching index of their titles and the row accounting of the home tables.

@@ -896,3 +896,54 @@ fn inputs_from_frames_give_the_findings_of_the_files() {
     assert!(err.contains("<products frame>"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A home spec travels as JSON; a worker fits the home side from its own copies of the files
+/// and gets the driver's findings, and copies or parameters that differ are refused.
+#[test]
+fn a_home_spec_rebuilds_the_home_side_on_a_worker() {
+    let (_, dir) = world("spec", small());
+    let columns = ColumnsConfig::default();
+    let params = DetectorParams::default().with_threads(2);
+    let spec = crossleak::HomeSpec::new(&paths(&dir), &columns, &params).unwrap();
+    assert_eq!(spec.digest.len(), 32);
+    let json = serde_json::to_string(&spec).unwrap();
+    let shipped: crossleak::HomeSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(shipped, spec);
+
+    // The worker's copies live elsewhere.
+    let worker = dir.join("worker");
+    std::fs::create_dir_all(&worker).unwrap();
+    for f in ["sales.parquet", "products.csv"] {
+        std::fs::copy(dir.join(f), worker.join(f)).unwrap();
+    }
+    let (sales, products) = (worker.join("sales.parquet"), worker.join("products.csv"));
+    let home = shipped.fit(&sales, &products).unwrap();
+    // The thread count is the worker's own.
+    let mut one_thread = shipped.clone();
+    one_thread.params = one_thread.params.with_threads(1);
+    assert!(one_thread.fit(&sales, &products).is_ok());
+    let report = (shipped.detector().unwrap())
+        .detect_file(&home, &dir.join("catalog.csv"), &columns.catalog)
+        .unwrap();
+    let whole = Detector::new(params.clone())
+        .unwrap()
+        .run_files(&paths(&dir), &columns)
+        .unwrap();
+    crate::assert_same_findings(&report, &whole);
+
+    // A copy with one byte changed, or other parameters, is refused.
+    let mut text = std::fs::read(&products).unwrap();
+    let last = text.len() - 2;
+    text[last] = if text[last] == b'x' { b'y' } else { b'x' };
+    std::fs::write(&products, &text).unwrap();
+    let err = shipped.fit(&sales, &products).unwrap_err().to_string();
+    assert!(err.contains("digest"), "{err}");
+    let mut other = shipped.clone();
+    other.params = DetectorParams::default().with_top_k(3);
+    let err = other
+        .fit(&dir.join("sales.parquet"), &dir.join("products.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("digest"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
