@@ -614,18 +614,12 @@ impl HomeInputs {
         (products_path, products_scan, products_used): (&Path, Scan, &[&'static str]),
     ) -> Result<HomeInputs> {
         let mut products_report = IngestReport::default();
-        let mut products = Catalog::new(TableKind::Products);
-        read_catalog_scan(
+        let products = read_whole_catalog(
             products_path,
             TableKind::Products,
             products_scan,
             products_used,
-            CHUNK_ROWS,
             &mut products_report,
-            |chunk| {
-                products.append(chunk);
-                Ok(())
-            },
         )?;
         let known: HashSet<&str> = products.id.iter().map(String::as_str).collect();
         let mut report = IngestReport::default();
@@ -672,25 +666,24 @@ impl Inputs {
         catalog: LazyFrame,
         columns: &ColumnsConfig,
     ) -> Result<Inputs> {
+        let home = HomeInputs::from_frames(sales, products, columns)?;
+        let (name, scan, used) = frame_scan(TableKind::Catalog, catalog, &columns.catalog)?;
+        Inputs::with_catalog(home, |report| {
+            read_whole_catalog(&name, TableKind::Catalog, scan, &used, report)
+        })
+    }
+
+    /// The home side and the catalog `read` gives, its rows accounted in the home report.
+    fn with_catalog(
+        home: HomeInputs,
+        read: impl FnOnce(&mut IngestReport) -> Result<Catalog>,
+    ) -> Result<Inputs> {
         let HomeInputs {
             sales,
             products,
             mut report,
-        } = HomeInputs::from_frames(sales, products, columns)?;
-        let (name, scan, used) = frame_scan(TableKind::Catalog, catalog, &columns.catalog)?;
-        let mut catalog = Catalog::new(TableKind::Catalog);
-        read_catalog_scan(
-            &name,
-            TableKind::Catalog,
-            scan,
-            &used,
-            CHUNK_ROWS,
-            &mut report,
-            |chunk| {
-                catalog.append(chunk);
-                Ok(())
-            },
-        )?;
+        } = home;
+        let catalog = read(&mut report)?;
         Ok(Inputs {
             sales,
             products,
@@ -706,22 +699,9 @@ impl Inputs {
     /// not among the accepted products is rejected), then the catalog. The report lists the
     /// tables in the order sales, products, catalog.
     pub fn load(paths: &InputPaths, columns: &ColumnsConfig) -> Result<Inputs> {
-        let HomeInputs {
-            sales,
-            products,
-            mut report,
-        } = HomeInputs::load(paths, columns)?;
-        let catalog = read_catalog(
-            &paths.catalog,
-            TableKind::Catalog,
-            &columns.catalog,
-            &mut report,
-        )?;
-        Ok(Inputs {
-            sales,
-            products,
-            catalog,
-            report,
+        let home = HomeInputs::load(paths, columns)?;
+        Inputs::with_catalog(home, |report| {
+            read_catalog(&paths.catalog, TableKind::Catalog, &columns.catalog, report)
         })
     }
 }
@@ -1006,8 +986,21 @@ pub fn read_catalog(
     columns: &ColumnMap,
     report: &mut IngestReport,
 ) -> Result<Catalog> {
+    not_sales(kind)?;
+    let (scan, used) = open_table(path, kind, columns)?;
+    read_whole_catalog(path, kind, scan, &used, report)
+}
+
+/// [`read_catalog`] on a scan already opened.
+fn read_whole_catalog(
+    path: &Path,
+    kind: TableKind,
+    scan: Scan,
+    used: &[&'static str],
+    report: &mut IngestReport,
+) -> Result<Catalog> {
     let mut out = Catalog::new(kind);
-    read_catalog_chunks(path, kind, columns, CHUNK_ROWS, report, |chunk| {
+    read_catalog_scan(path, kind, scan, used, CHUNK_ROWS, report, |chunk| {
         out.append(chunk);
         Ok(())
     })?;
