@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use ndarray::{Array1, Array2};
 
 use crate::eval::Scores;
-use crate::pairs::LabeledPairs;
+use crate::pairs::{score_decisions, LabeledPairs};
 use crate::{Error, Result};
 
 /// Names of the six baseline features, in column order.
@@ -273,22 +273,7 @@ pub fn match_baseline(
         .max_iterations(100)
         .fit(&data)?;
     let decided: Array1<bool> = fitted.predict(&similarity.features(test));
-    let tp = decided
-        .iter()
-        .zip(&test.labels)
-        .filter(|(&d, &l)| d && l)
-        .count();
-    let fp = decided
-        .iter()
-        .zip(&test.labels)
-        .filter(|(&d, &l)| d && !l)
-        .count();
-    let fn_ = decided
-        .iter()
-        .zip(&test.labels)
-        .filter(|(&d, &l)| !d && l)
-        .count();
-    Ok(Scores::from_counts(tp, fp, fn_))
+    Ok(score_decisions(&decided.to_vec(), &test.labels))
 }
 
 #[cfg(test)]

@@ -1114,9 +1114,11 @@ impl LogisticModel {
 
     /// Log-odds of each pair of `f`.
     fn log_odds(&self, f: &PairFeatures) -> Vec<f64> {
-        let model = MatchModel::Logistic(self.clone());
         (0..f.len())
-            .map(|i| model.prior_log_odds() + model.contributions(f, i).iter().sum::<f64>())
+            .map(|i| {
+                let c = self.contributions(f.x.row(i), &f.differing[i]);
+                self.intercept + c.iter().sum::<f64>()
+            })
             .collect()
     }
 
