@@ -275,6 +275,13 @@ impl LeadDensity {
     }
 }
 
+/// The similarity the candidate index ranks by: the mean of the word and character cosines,
+/// rounded as the index stores it.
+fn index_similarity(x: &Array2<f64>, i: usize) -> f64 {
+    let (w, c) = (Feature::WordCosine as usize, Feature::CharCosine as usize);
+    f64::from((0.5 * (x[[i, w]] + x[[i, c]])) as f32)
+}
+
 /// Cut points of title similarities in [0, 1]: as in record-linkage comparison levels, a few
 /// bands from "unrelated" to "the same but for case or punctuation" (0.97 and over).
 const SIMILARITY_CUTS: [f64; 5] = [0.5, 0.7, 0.8, 0.9, 0.97];
@@ -564,7 +571,8 @@ impl MixtureModel {
             .map(|block| {
                 let (mut resp, mut ll) = (Vec::new(), Vec::with_capacity(block.len()));
                 for &(s, e) in block {
-                    ll.push(self.posterior(e - s, (s..e).map(row), &mut resp));
+                    let similarity = &prepared.similarity[s..e];
+                    ll.push(self.posterior(similarity, (s..e).map(row), &mut resp));
                 }
                 (resp, ll)
             })
@@ -606,9 +614,10 @@ impl MixtureModel {
         e: usize,
     ) -> (Vec<f64>, f64) {
         let leads = self.lead.as_ref().map(|_| MixtureModel::leads(x, s, e));
+        let similarity: Vec<f64> = (s..e).map(|i| index_similarity(x, i)).collect();
         let mut probabilities = Vec::with_capacity(e - s);
         let ll = self.posterior(
-            e - s,
+            &similarity,
             (s..e).map(|i| {
                 let row = x.row(i);
                 let (mut m, mut u) = (0.0, 0.0);
@@ -633,22 +642,34 @@ impl MixtureModel {
         (probabilities, ll)
     }
 
-    /// Posterior match probability of each of a query's `k` candidates, given each one's
-    /// log-likelihood under the match and non-match classes (in rank order), when at most one
-    /// of them matches, appended to `out`; returns the query's log-likelihood.
+    /// Posterior match probability of each of a query's candidates, given each one's index
+    /// similarity and log-likelihood under the match and non-match classes (in rank order),
+    /// when at most one of them matches, appended to `out`; returns the query's log-likelihood.
+    ///
+    /// Candidates the index scores alike share the prior of the ranks they hold: their order
+    /// among themselves is the index's tie-break, which says nothing about which is the copy.
     fn posterior(
         &self,
-        k: usize,
+        similarity: &[f64],
         likelihoods: impl Iterator<Item = (f64, f64)>,
         out: &mut Vec<f64>,
     ) -> f64 {
+        let k = similarity.len();
         let none = (1.0 - self.prior).ln();
-        let rank_prior = |r: usize| {
+        let at_rank = |r: usize| {
             self.rank_prior
                 .get(r)
                 .copied()
                 .unwrap_or(self.prior / k as f64)
-                .max(1e-12)
+        };
+        let ties = (1..k).any(|i| similarity[..i].contains(&similarity[i]));
+        let rank_prior = |r: usize| {
+            if !ties {
+                return at_rank(r).max(1e-12);
+            }
+            let tied = (0..k).filter(|&j| similarity[j] == similarity[r]);
+            let (sum, n) = tied.fold((0.0, 0.0), |(s, n), j| (s + at_rank(j), n + 1.0));
+            (sum / n).max(1e-12)
         };
         let mut base = 0.0;
         // Each candidate's log posterior odds, then (in place) its probability.
@@ -880,6 +901,8 @@ impl LogDensity {
 struct Prepared {
     value: Vec<Vec<f64>>,
     absent: Vec<Vec<bool>>,
+    /// Each row's index similarity ([`index_similarity`]), which orders a query's candidates.
+    similarity: Vec<f64>,
 }
 
 impl Prepared {
@@ -900,7 +923,12 @@ impl Prepared {
             value.push(leads.iter().map(|&l| lead.read(l)).collect());
             absent.push(Vec::new());
         }
-        Prepared { value, absent }
+        let similarity = (0..x.nrows()).map(|i| index_similarity(x, i)).collect();
+        Prepared {
+            value,
+            absent,
+            similarity,
+        }
     }
 }
 
@@ -1442,6 +1470,33 @@ mod tests {
                 "a group's match probabilities sum to at most 1"
             );
         }
+    }
+
+    #[test]
+    fn candidates_the_index_scores_alike_share_their_rank_prior() {
+        // Listings whose copy is always the top candidate, so the rank prior favours rank 0
+        // strongly; then a listing with two candidates alike in every feature.
+        let (n, k) = (400, 2);
+        let mut x = Array2::zeros((n * k + 2, N_FEATURES));
+        for g in 0..n {
+            for (j, sim) in [(0, 0.9), (1, 0.3)] {
+                for c in ["word_cosine", "char_cosine", "rare_token_share"] {
+                    x[[g * k + j, col(c)]] = sim + 0.0001 * (g % 7) as f64;
+                }
+            }
+        }
+        for i in [n * k, n * k + 1] {
+            for c in ["word_cosine", "char_cosine", "rare_token_share"] {
+                x[[i, col(c)]] = 0.9;
+            }
+        }
+        let groups: Vec<usize> = (0..n * k + 2).map(|i| i / k).collect();
+        let model = MixtureModel::fit(&x, &groups, &MixtureParams::default()).unwrap();
+        assert!(model.rank_prior[0] > 10.0 * model.rank_prior[1]);
+        let p = MatchModel::Mixture(model).predict_grouped(&plain(x), &groups);
+        let (a, b) = (p[n * k], p[n * k + 1]);
+        assert!((a - b).abs() < 1e-12, "{a} against {b}");
+        assert!(a + b > 0.5);
     }
 
     #[test]
