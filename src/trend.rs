@@ -12,8 +12,10 @@
 //! recovery after a stock-out or an off season is not a rise. The lower median lets one period
 //! in four dip while a promotion that falls within two periods never passes (a two-week
 //! promotion straddling three periods can, when each partial period alone reaches the
-//! threshold: about 10x); a product on sale for fewer than `baseline_weeks` periods (a launch)
-//! has no baseline and no onset.
+//! threshold: about 10x). Demand must then reach the threshold in at least `sustain_weeks` of
+//! the `3 * sustain_weeks` periods from the onset on, so that the dip is made up later and a
+//! three-week spike is not a rise. A product on sale for fewer than `baseline_weeks` periods (a
+//! launch) has no baseline and no onset.
 //!
 //! The onset day is then placed by Page's one-sided CUSUM on deseasonalised log daily demand
 //! (E. S. Page, "Continuous inspection schemes", Biometrika 41, 1954): the start of the
@@ -414,8 +416,14 @@ pub fn detect_onsets(
             // period may be the one before, partly up).
             let first_full = onset_day.div_ceil(7).min(week + 1);
             let after = &series[first_full..weeks.min(first_full + 3 * params.sustain_weeks)];
-            let confidence = after.iter().filter(|&&v| v >= threshold).count() as f64
-                / after.len().max(1) as f64;
+            // Staying up means reaching the threshold in at least `sustain_weeks` periods from
+            // the onset on: the dip the lower median allows must be made up within them, so a
+            // three-week spike that passes the median is not a rise.
+            let at = after.iter().filter(|&&v| v >= threshold).count();
+            if at < params.sustain_weeks.min(after.len()) {
+                return None;
+            }
+            let confidence = at as f64 / after.len().max(1) as f64;
             let (peak_week, peak) =
                 series[week..]
                     .iter()
