@@ -161,6 +161,9 @@ fn print_summary(report: &Report, out: &Path, elapsed: std::time::Duration) {
         "bestsellers {}  candidate pairs {}  matched listings {}  alerts {}  pre-existing {}  outside window {}",
         s.bestsellers, s.candidate_pairs, s.matched_listings, s.alerts, s.pre_existing, s.outside_window
     );
+    if !report.exchange_rates.rates.is_empty() {
+        println!("{}", report.exchange_rates);
+    }
     println!(
         "sellers {}  flagged {}  categories {}  flagged categories {}",
         s.sellers, s.flagged_sellers, s.categories, s.flagged_categories

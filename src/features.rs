@@ -208,12 +208,31 @@ impl RecordAttrs {
         RecordAttrs {
             brand: brand.map(|b| normalizer.tokens(b)).unwrap_or_default(),
             category,
+            image_phash,
+            ..RecordAttrs::priced(price, currency)
+        }
+    }
+
+    /// Attributes with a price alone: a positive, finite price and its currency code in upper
+    /// case, each kept only when valid.
+    pub fn priced(price: Option<f64>, currency: Option<&str>) -> RecordAttrs {
+        RecordAttrs {
             price: price.filter(|p| p.is_finite() && *p > 0.0),
             currency: currency
                 .map(|c| c.trim().to_ascii_uppercase())
                 .filter(|c| !c.is_empty()),
-            image_phash,
+            ..RecordAttrs::default()
         }
+    }
+}
+
+/// The price similarity of two records: the lower price over the higher, `exp(-|ln(pa / pb)|)` in (0, 1]. Prices in different
+/// currencies are not comparable without a rate (see [`crate::rates::ExchangeRates`]) and
+/// count as missing.
+pub fn price_similarity(a: &RecordAttrs, b: &RecordAttrs) -> Option<f64> {
+    match (a.price, b.price) {
+        (Some(pa), Some(pb)) if a.currency == b.currency => Some(pa.min(pb) / pa.max(pb)),
+        _ => None,
     }
 }
 
@@ -403,10 +422,8 @@ fn features_with_sets<'a>(
         f[Feature::CategoryAgreement as usize] = f64::from(u8::from(ca == cb));
         f[Feature::HasCategory as usize] = 1.0;
     }
-    // Prices in different currencies are not comparable without rates: treated as missing.
-    if let (Some(pa), Some(pb), true) = (aa.price, ba.price, aa.currency == ba.currency) {
-        // exp(-|ln(pa/pb)|) = min/max, in (0, 1].
-        f[Feature::PriceSimilarity as usize] = pa.min(pb) / pa.max(pb);
+    if let Some(v) = price_similarity(aa, ba) {
+        f[Feature::PriceSimilarity as usize] = v;
         f[Feature::HasPrice as usize] = 1.0;
     }
     if let (Some(ha), Some(hb)) = (aa.image_phash, ba.image_phash) {

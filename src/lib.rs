@@ -83,6 +83,7 @@ pub mod matcher;
 pub mod pairs;
 pub mod pipeline;
 pub mod progress;
+pub mod rates;
 pub mod report;
 pub mod synth;
 pub mod text;

@@ -1,7 +1,7 @@
 //! `Detector` and `DetectorParams`: one call from inputs to a [`Report`].
 
 use std::borrow::Cow;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +9,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{append_features, Feature, PairFeatures, RecordAttrs, Side};
+use crate::features::{
+    append_features, price_similarity, Feature, PairFeatures, RecordAttrs, Side,
+};
 use crate::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
     fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
@@ -23,6 +25,7 @@ use crate::matcher::{
     best_per_query, condition_on_labels, MatchModel, MixtureModel, MixtureParams, ReviewPair,
 };
 use crate::progress::{Progress, Running, Silent, Stage};
+use crate::rates::{main_currency, ExchangeRates};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
@@ -47,6 +50,7 @@ pub struct ListingScorer {
     index: CandidateIndex,
     top_k: usize,
     tokens: bool,
+    home_currency: Option<String>,
 }
 
 impl ListingScorer {
@@ -59,6 +63,7 @@ impl ListingScorer {
         let index = CandidateIndex::build(&model, &home);
         ListingScorer {
             home_attrs: attrs(&normalizer, products, 0..products.len()),
+            home_currency: main_currency(products.currency.iter().map(Option::as_deref)),
             normalizer,
             model,
             home,
@@ -68,21 +73,34 @@ impl ListingScorer {
         }
     }
 
+    /// The attributes of home product `row` as they are compared.
+    pub fn home_attrs(&self, row: usize) -> &RecordAttrs {
+        &self.home_attrs[row]
+    }
+
+    /// The home catalog's currency: the one most products give (`None` when none gives one).
+    pub fn home_currency(&self) -> Option<&str> {
+        self.home_currency.as_deref()
+    }
+
     /// Finds the candidates of listings `rows` of `catalog` and appends them to `pairs` (query
     /// = row in `catalog`, target = row in the home catalog) and their features to `features`,
-    /// in the same order.
+    /// in the same order. Listing prices are converted with `rates` before they are compared.
     pub fn score(
         &self,
         catalog: &Catalog,
         rows: Range<usize>,
+        rates: &ExchangeRates,
         pairs: &mut Vec<CandidatePair>,
         features: &mut PairFeatures,
     ) {
         let start = rows.start;
         let titles = self.model.analyze_all(&catalog.title[rows.clone()]);
+        let mut query_attrs = attrs(&self.normalizer, catalog, rows);
+        query_attrs.iter_mut().for_each(|a| rates.convert(a));
         let queries = Side {
             titles: &titles,
-            attrs: &attrs(&self.normalizer, catalog, rows),
+            attrs: &query_attrs,
         };
         let targets = Side {
             titles: &self.home,
@@ -126,6 +144,14 @@ pub struct MatchParams {
     /// listings of the fitting sample whose match the model is least sure of, each with its
     /// most probable product, not yet labelled.
     pub review: usize,
+    /// Home-currency units one unit of a listing currency is worth, by currency code (default
+    /// none): listing prices in these currencies are converted before prices are compared.
+    pub exchange_rates: BTreeMap<String, f64>,
+    /// Learn the rate of a listing currency without a configured one from the confident
+    /// matches of the fitting sample, then fit the model again with those prices (default
+    /// true; see [`crate::rates`]). Off, prices in other currencies than the home one are
+    /// not compared.
+    pub learn_exchange_rates: bool,
 }
 
 impl Default for MatchParams {
@@ -137,6 +163,8 @@ impl Default for MatchParams {
             fit_listings: 200_000,
             labels: None,
             review: 50,
+            exchange_rates: BTreeMap::new(),
+            learn_exchange_rates: true,
         }
     }
 }
@@ -212,6 +240,15 @@ impl DetectorParams {
             100_000.0,
             "0..=100000",
         )?;
+        for (currency, &rate) in &self.matching.exchange_rates {
+            check_range(
+                &format!("match.exchange_rates.{currency}"),
+                rate,
+                f64::MIN_POSITIVE,
+                f64::MAX,
+                "a positive number",
+            )?;
+        }
         check_range(
             "threads",
             self.threads as f64,
@@ -333,6 +370,10 @@ pub struct Report {
     /// Candidate pairs put to the analyst (`review_pairs.csv`), least sure first.
     #[serde(default)]
     pub review: Vec<ReviewPair>,
+    /// The rates listing prices in other currencies were converted with into the home
+    /// currency before prices were compared.
+    #[serde(default)]
+    pub exchange_rates: ExchangeRates,
 }
 
 /// Sales curves drawn in the HTML report.
@@ -659,12 +700,16 @@ impl Detector {
         };
         let mut matched = Matched::default();
         let mut review = Vec::new();
+        let mut rates = ExchangeRates::configured(
+            scorer.home_currency().map(str::to_string),
+            &p.matching.exchange_rates,
+        );
         let (match_model, fit_listings) = match &self.model {
             Some(model) => {
                 let running = Running::start(progress, Stage::Match, Some(survey.listings as u64));
                 listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
                     let n = rows.len() as u64;
-                    matched.score_and_keep(scorer, model, c, rows, known);
+                    matched.score_and_keep(scorer, model, &rates, c, rows, known);
                     progress.advance(n);
                     Ok(())
                 })?;
@@ -682,19 +727,42 @@ impl Detector {
                 let mut features = PairFeatures::default();
                 for start in (0..sample.len()).step_by(LISTING_CHUNK) {
                     let end = (start + LISTING_CHUNK).min(sample.len());
-                    scorer.score(&sample, start..end, &mut pairs, &mut features);
+                    scorer.score(&sample, start..end, &rates, &mut pairs, &mut features);
                     progress.advance((end - start) as u64);
                 }
                 let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
                 let row_labels = known.of(&sample, &pairs);
-                let model = MatchModel::Mixture(MixtureModel::fit_labelled(
-                    &features.x,
-                    &groups,
-                    &row_labels,
-                    &p.matching.mixture,
-                )?);
-                let mut prob = model.predict_grouped(&features, &groups);
-                condition_on_labels(&mut prob, &groups, &row_labels);
+                let fit = |features: &PairFeatures| -> Result<(MatchModel, Vec<f64>)> {
+                    let model = MatchModel::Mixture(MixtureModel::fit_labelled(
+                        &features.x,
+                        &groups,
+                        &row_labels,
+                        &p.matching.mixture,
+                    )?);
+                    let mut prob = model.predict_grouped(features, &groups);
+                    condition_on_labels(&mut prob, &groups, &row_labels);
+                    Ok((model, prob))
+                };
+                let (mut model, mut prob) = fit(&features)?;
+                if p.matching.learn_exchange_rates {
+                    // Rates of the other currencies from the confident matches, then the
+                    // model again with those prices compared.
+                    let confident = best_per_query(&pairs, &prob, RATE_CONFIDENCE, false);
+                    let listing: Vec<RecordAttrs> = confident
+                        .iter()
+                        .map(|&i| price_attrs(&sample, pairs[i].query))
+                        .collect();
+                    rates.learn(
+                        confident
+                            .iter()
+                            .zip(&listing)
+                            .map(|(&i, l)| (l, scorer.home_attrs(pairs[i].target))),
+                    );
+                    if rates.any_learned() {
+                        reprice(scorer, &sample, &rates, &pairs, &mut features);
+                        (model, prob) = fit(&features)?;
+                    }
+                }
                 review = review_pairs(
                     &sample,
                     products,
@@ -718,7 +786,7 @@ impl Detector {
                             .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
                             .collect();
                         let rest = c.select(&rest);
-                        matched.score_and_keep(scorer, &model, &rest, 0..rest.len(), known);
+                        matched.score_and_keep(scorer, &model, &rates, &rest, 0..rest.len(), known);
                         progress.advance(rest.len() as u64);
                         Ok(())
                     })?;
@@ -805,6 +873,7 @@ impl Detector {
             curves,
             model: match_model,
             review,
+            exchange_rates: rates,
         })
     }
 }
@@ -1081,13 +1150,14 @@ impl Matched {
         &mut self,
         scorer: &ListingScorer,
         model: &MatchModel,
+        rates: &ExchangeRates,
         catalog: &Catalog,
         rows: Range<usize>,
         known: Known<'_>,
     ) {
         let mut pairs = Vec::new();
         let mut features = PairFeatures::default();
-        scorer.score(catalog, rows, &mut pairs, &mut features);
+        scorer.score(catalog, rows, rates, &mut pairs, &mut features);
         let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
         let mut prob = model.predict_grouped(&features, &groups);
         condition_on_labels(&mut prob, &groups, &known.of(catalog, &pairs));
@@ -1318,6 +1388,33 @@ fn listing_date(catalog: &Catalog, i: usize) -> Result<Date> {
         column: "listed_at".into(),
         reason: "a foreign listing needs the date it was first seen".into(),
     })
+}
+
+/// Posterior a match of the fitting sample needs for its prices to teach an exchange rate.
+const RATE_CONFIDENCE: f64 = 0.9;
+
+/// The price and currency of listing `row` of `c`, as [`RecordAttrs`] (nothing else set).
+fn price_attrs(c: &Catalog, row: usize) -> RecordAttrs {
+    RecordAttrs::priced(c.price[row], c.currency[row].as_deref())
+}
+
+/// Sets the price features of `pairs` (queries are rows of `catalog`) again, listing prices
+/// converted with `rates`.
+fn reprice(
+    scorer: &ListingScorer,
+    catalog: &Catalog,
+    rates: &ExchangeRates,
+    pairs: &[CandidatePair],
+    features: &mut PairFeatures,
+) {
+    let (price, has) = (Feature::PriceSimilarity.index(), Feature::HasPrice.index());
+    for (i, c) in pairs.iter().enumerate() {
+        let mut listing = price_attrs(catalog, c.query);
+        rates.convert(&mut listing);
+        let similarity = price_similarity(&listing, scorer.home_attrs(c.target));
+        features.x[[i, price]] = similarity.unwrap_or(0.0);
+        features.x[[i, has]] = f64::from(u8::from(similarity.is_some()));
+    }
 }
 
 fn attrs(normalizer: &Normalizer, c: &Catalog, rows: Range<usize>) -> Vec<RecordAttrs> {

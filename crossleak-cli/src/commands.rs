@@ -167,6 +167,9 @@ fn print_detect(report: &Report, out: &Path, seconds: f64) {
         "{} bestsellers; {} of {} listings matched; {} alerts, {} pre-existing copies, {} outside the window",
         s.bestsellers, s.matched_listings, s.listings, s.alerts, s.pre_existing, s.outside_window
     );
+    if !report.exchange_rates.rates.is_empty() {
+        println!("{}", report.exchange_rates);
+    }
     println!(
         "{} of {} sellers flagged; {} of {} categories flagged",
         s.flagged_sellers, s.sellers, s.flagged_categories, s.categories

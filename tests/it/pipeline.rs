@@ -247,7 +247,13 @@ fn listing_chunks_score_like_one_pass() {
         let (mut pairs, mut features) = (Vec::new(), PairFeatures::default());
         for start in (0..n).step_by(chunk) {
             let rows = start..(start + chunk).min(n);
-            scorer.score(&inputs.catalog, rows, &mut pairs, &mut features);
+            scorer.score(
+                &inputs.catalog,
+                rows,
+                &Default::default(),
+                &mut pairs,
+                &mut features,
+            );
         }
         (pairs, features)
     };
@@ -945,5 +951,95 @@ fn a_home_spec_rebuilds_the_home_side_on_a_worker() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("digest"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Listings priced in the sellers' own currencies are compared with home prices at rates
+/// learned from the confident matches: each learned rate is within 10% of the one the true
+/// copies give, and prices in those currencies become evidence; configured rates are used as
+/// given, and with learning off other currencies stay uncompared.
+#[test]
+fn listing_prices_in_other_currencies_are_compared_at_learned_or_given_rates() {
+    use crossleak::rates::RateSource;
+    use std::collections::BTreeMap;
+
+    let (w, dir) = world("rates", small());
+    let run = |matching: crossleak::pipeline::MatchParams| {
+        let params = DetectorParams {
+            matching,
+            ..DetectorParams::default()
+        };
+        Detector::new(params)
+            .unwrap()
+            .run_files(&paths(&dir), &ColumnsConfig::default())
+            .unwrap()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // What the true copies say: the median log ratio of home price to listing price per
+    // currency, less that of the copies priced in the home currency.
+    let mut ratios: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for l in &w.listings {
+        if let Some(p) = l.copy_of {
+            let ratio = (w.products[p].price / l.price).ln();
+            ratios.entry(l.currency.as_str()).or_default().push(ratio);
+        }
+    }
+    let usual = median(ratios["IDR"].clone());
+
+    let learned = run(Default::default());
+    let rates = &learned.exchange_rates;
+    assert_eq!(rates.home.as_deref(), Some("IDR"));
+    assert!(rates.rates.len() >= 3, "{rates:?}");
+    for r in &rates.rates {
+        assert_eq!(r.source, RateSource::Learned);
+        assert!(r.pairs >= crossleak::rates::MIN_RATE_PAIRS);
+        let truth = (median(ratios[r.currency.as_str()].clone()) - usual).exp();
+        assert!(
+            (r.rate / truth - 1.0).abs() < 0.1,
+            "{}: learned {} against {truth}",
+            r.currency,
+            r.rate
+        );
+    }
+    let foreign_priced = |report: &crossleak::Report| {
+        report
+            .alerts
+            .iter()
+            .filter(|a| {
+                let l = w.listings.iter().find(|l| l.listing_id == a.listing_id);
+                l.is_some_and(|l| l.currency != "IDR")
+            })
+            .map(|a| a.evidence.price_similarity.is_some())
+            .collect::<Vec<bool>>()
+    };
+    let priced = foreign_priced(&learned);
+    assert!(!priced.is_empty() && priced.iter().any(|&p| p));
+
+    let off = run(crossleak::pipeline::MatchParams {
+        learn_exchange_rates: false,
+        ..Default::default()
+    });
+    assert!(off.exchange_rates.rates.is_empty());
+    assert!(foreign_priced(&off).iter().all(|&p| !p));
+
+    let given: BTreeMap<String, f64> = rates
+        .rates
+        .iter()
+        .map(|r| (r.currency.to_lowercase(), r.rate))
+        .collect();
+    let configured = run(crossleak::pipeline::MatchParams {
+        exchange_rates: given,
+        ..Default::default()
+    });
+    assert_eq!(configured.exchange_rates.rates.len(), rates.rates.len());
+    for (c, r) in configured.exchange_rates.rates.iter().zip(&rates.rates) {
+        assert_eq!(
+            (c.source, &c.currency, c.rate),
+            (RateSource::Configured, &r.currency, r.rate)
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
