@@ -397,8 +397,15 @@ fn features_with_sets<'a>(
         f[Feature::CodeAgreement as usize] = c;
         f[Feature::HasCodes as usize] = 1.0;
     }
-    let na = numeric_tokens(&a.tokens);
-    let nb = numeric_tokens(&b.tokens);
+    let (mut na, mut nb) = (numeric_tokens(&a.tokens), numeric_tokens(&b.tokens));
+    // A quantity one title writes together and the other apart is the same number on both.
+    for &(whole, number) in &cover.split {
+        for n in [&mut na, &mut nb] {
+            if n.remove(number) {
+                n.insert(whole);
+            }
+        }
+    }
     if !na.is_empty() && !nb.is_empty() {
         f[Feature::NumberAgreement as usize] = jaccard(&na, &nb);
         f[Feature::HasNumbers as usize] = 1.0;
@@ -449,6 +456,9 @@ struct TokenCover<'a> {
     /// Every token of `a` and token of `b` missing from the other title exactly that are one
     /// typo apart (the same pairs whichever title comes first).
     typos: Vec<(&'a str, &'a str)>,
+    /// Quantities one title writes together and the other apart: the whole (`180x`) and the
+    /// number the other title holds on its own (`180`).
+    split: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> TokenCover<'a> {
@@ -526,6 +536,11 @@ impl<'a> TokenCover<'a> {
             a_covered,
             shared: a_found.min(b_found),
             typos,
+            split: split_a
+                .iter()
+                .chain(&split_b)
+                .map(|q| (q.whole, q.number))
+                .collect(),
         }
     }
 }
@@ -939,6 +954,34 @@ mod tests {
         }
         assert_eq!(Feature::CodeAgreement.name(), "code_agreement");
         assert_eq!(Feature::from_name("no_such_feature"), None);
+    }
+
+    #[test]
+    fn a_quantity_written_apart_is_found_by_its_parts() {
+        let titles: Vec<String> = [
+            "Whiteboard gantung 180 x 120 cm",
+            "WHITEBOARD 180 GANTUNG X 120 CM",
+            "Whiteboard gantung 90 x 120 cm",
+            "TRIPOD 2,1 METER Stand",
+            "2,1 TRIPOD Stand METER",
+        ]
+        .map(String::from)
+        .to_vec();
+        let model = TfIdf::fit(&titles, Normalizer::default(), 3);
+        let t: Vec<AnalyzedTitle> = titles.iter().map(|x| model.analyze(x)).collect();
+        let none = RecordAttrs::default();
+        let get = |f: &[f64; N_FEATURES], name: &str| f[feature_index(name).unwrap()];
+        // `180 x` is the one token `180x` written together, `180` and `x` apart.
+        let f = pair_features(&t[1], &none, &t[0], &none);
+        assert_eq!(get(&f, "cover_worse"), 1.0);
+        assert_eq!(get(&f, "number_agreement"), 1.0);
+        // Another size is not its parts.
+        let f = pair_features(&t[1], &none, &t[2], &none);
+        assert!(get(&f, "number_agreement") < 0.5);
+        // `2,1 meter` is `210cm` together; apart, its number and unit.
+        let f = pair_features(&t[4], &none, &t[3], &none);
+        assert_eq!(get(&f, "cover_worse"), 1.0);
+        assert_eq!(get(&f, "number_agreement"), 1.0);
     }
 
     #[test]

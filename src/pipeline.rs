@@ -150,7 +150,8 @@ pub struct MatchParams {
     /// Learn the rate of a listing currency without a configured one from the confident
     /// matches of the fitting sample, then fit the model again with those prices (default
     /// true; see [`crate::rates`]). Off, prices in other currencies than the home one are
-    /// not compared.
+    /// not compared. A detector given its match model ([`Detector::with_model`]) fits none
+    /// and uses the configured rates only.
     pub learn_exchange_rates: bool,
 }
 
