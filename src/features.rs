@@ -956,21 +956,27 @@ mod tests {
         assert_eq!(Feature::from_name("no_such_feature"), None);
     }
 
+    /// The titles analysed by a TF-IDF model fitted on them, and a feature getter by name.
+    fn analysed(titles: &[&str]) -> Vec<AnalyzedTitle> {
+        let titles: Vec<String> = titles.iter().map(|t| t.to_string()).collect();
+        let model = TfIdf::fit(&titles, Normalizer::default(), 3);
+        titles.iter().map(|x| model.analyze(x)).collect()
+    }
+
+    fn get(f: &[f64; N_FEATURES], name: &str) -> f64 {
+        f[feature_index(name).unwrap()]
+    }
+
     #[test]
     fn a_quantity_written_apart_is_found_by_its_parts() {
-        let titles: Vec<String> = [
+        let t = analysed(&[
             "Whiteboard gantung 180 x 120 cm",
             "WHITEBOARD 180 GANTUNG X 120 CM",
             "Whiteboard gantung 90 x 120 cm",
             "TRIPOD 2,1 METER Stand",
             "2,1 TRIPOD Stand METER",
-        ]
-        .map(String::from)
-        .to_vec();
-        let model = TfIdf::fit(&titles, Normalizer::default(), 3);
-        let t: Vec<AnalyzedTitle> = titles.iter().map(|x| model.analyze(x)).collect();
+        ]);
         let none = RecordAttrs::default();
-        let get = |f: &[f64; N_FEATURES], name: &str| f[feature_index(name).unwrap()];
         // `180 x` is the one token `180x` written together, `180` and `x` apart.
         let f = pair_features(&t[1], &none, &t[0], &none);
         assert_eq!(get(&f, "cover_worse"), 1.0);
@@ -986,20 +992,15 @@ mod tests {
 
     #[test]
     fn token_cover_tolerates_typos_not_other_sizes_and_singles_out_the_variant() {
-        let titles: Vec<String> = [
+        let t = analysed(&[
             "Jaket Bomber Zeta Hitam XL",
             "Jaket Bomber Zeta Putih XL",
             "Jaket Bomber Zeta Hitam M",
             "jaket bobmer zeta hitam xl",
             "Botol Minum 500ml",
             "Botol Minum 600ml",
-        ]
-        .map(String::from)
-        .to_vec();
-        let model = TfIdf::fit(&titles, Normalizer::default(), 3);
-        let t: Vec<AnalyzedTitle> = titles.iter().map(|x| model.analyze(x)).collect();
+        ]);
         let none = RecordAttrs::default();
-        let get = |f: &[f64; N_FEATURES], name: &str| f[feature_index(name).unwrap()];
         // A transposition typo is found; nothing is missing on either side. (Typos are looked
         // for after the lexicon: a misspelt lexicon word such as `polso` is not `plain`.)
         let f = pair_features(&t[3], &none, &t[0], &none);

@@ -632,6 +632,18 @@ fn config_loads_partially_and_names_bad_keys_and_ranges() {
         "{err}"
     );
 
+    let rates = dir.join("rates.toml");
+    std::fs::write(
+        &rates,
+        "[params.match]\nexchange_rates = { CNY = -2150.0 }\n",
+    )
+    .unwrap();
+    let err = Config::load(&rates).unwrap_err().to_string();
+    assert!(
+        err.contains("match.exchange_rates.CNY") && err.contains("a positive number"),
+        "{err}"
+    );
+
     let missing = Config::load(&dir.join("nope.toml"))
         .unwrap_err()
         .to_string();
