@@ -824,6 +824,33 @@ mod tests {
     }
 
     #[test]
+    fn a_rise_must_stay_up_four_weeks_not_three() {
+        // Both rise in the middle of week 20 (day 144) and pass the lower median of weeks
+        // 21..=24. The spike is up for weeks 21, 22 and 23 only; the other dips in week 22
+        // and is up again in weeks 23 to 25: four weeks at the threshold.
+        let curve = |up: &[usize]| -> Vec<f32> {
+            (0..364)
+                .map(|d| {
+                    let w = d / 7;
+                    if d >= 144 && (w == 20 || up.contains(&w)) {
+                        50.0
+                    } else {
+                        5.0
+                    }
+                })
+                .collect()
+        };
+        let (g, p) = grid(vec![curve(&[21, 22, 23]), curve(&[21, 23, 24, 25])]);
+        let params = TrendParams {
+            top_share: 0.0,
+            ..TrendParams::default()
+        };
+        let ev = detect_onsets(&g, &p, &params);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].product, 1);
+    }
+
+    #[test]
     fn running_median_matches_sorting() {
         let xs = [3.0, 0.0, 7.5, 1.0, 1.0, 9.0, -0.0, 4.0, 2.0];
         let mut rm = RunningMedian::default();
