@@ -1027,6 +1027,7 @@ fn listing_prices_in_other_currencies_are_compared_at_learned_or_given_rates() {
             .map(|a| a.evidence.price_similarity.is_some())
             .collect::<Vec<bool>>()
     };
+    assert!(learned.html().unwrap().contains("exchange rates into IDR"));
     let priced = foreign_priced(&learned);
     assert!(!priced.is_empty() && priced.iter().any(|&p| p));
 
