@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::features::RecordAttrs;
+use crate::trend::median;
 
 /// Fewest confident matches a currency's rate is learned from: the median of 20 log price
 /// ratios is within about a quarter of their spread of the middle.
@@ -132,16 +133,16 @@ impl ExchangeRates {
             }
         }
         let usual = if same.len() >= MIN_RATE_PAIRS {
-            median(&mut same)
+            median(&same)
         } else {
             0.0
         };
         let learned: Vec<ExchangeRate> = other
             .into_iter()
             .filter(|(_, v)| v.len() >= MIN_RATE_PAIRS)
-            .map(|(c, mut v)| ExchangeRate {
+            .map(|(c, v)| ExchangeRate {
                 currency: c.to_string(),
-                rate: (median(&mut v) - usual).exp(),
+                rate: (median(&v) - usual).exp(),
                 source: RateSource::Learned,
                 pairs: v.len(),
             })
@@ -185,17 +186,6 @@ pub fn main_currency<'a>(currencies: impl IntoIterator<Item = Option<&'a str>>) 
     }
     let top = counts.values().copied().max()?;
     counts.into_iter().find(|(_, n)| *n == top).map(|(c, _)| c)
-}
-
-/// Median of `v` (mean of the middle two when even); sorts `v`. `v` must not be empty.
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 #[cfg(test)]

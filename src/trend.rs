@@ -747,7 +747,7 @@ fn lower_median(v: &[f64]) -> f64 {
     s[(s.len() - 1) / 2]
 }
 
-fn median(v: &[f64]) -> f64 {
+pub(crate) fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
