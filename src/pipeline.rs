@@ -755,18 +755,18 @@ impl Detector {
                     // Rates of the other currencies from the confident matches, then the
                     // model again with those prices compared.
                     let confident = best_per_query(&pairs, &prob, RATE_CONFIDENCE, false);
-                    let listing: Vec<RecordAttrs> = confident
-                        .iter()
-                        .map(|&i| price_attrs(&sample, pairs[i].query))
+                    let mut priced: Vec<RecordAttrs> = (0..sample.len())
+                        .map(|i| {
+                            RecordAttrs::priced(sample.price[i], sample.currency[i].as_deref())
+                        })
                         .collect();
-                    rates.learn(
-                        confident
-                            .iter()
-                            .zip(&listing)
-                            .map(|(&i, l)| (l, scorer.home_attrs(pairs[i].target))),
-                    );
+                    rates.learn(confident.iter().map(|&i| {
+                        let c = &pairs[i];
+                        (&priced[c.query], scorer.home_attrs(c.target))
+                    }));
                     if rates.any_learned() {
-                        reprice(scorer, &sample, &rates, &pairs, &mut features);
+                        priced.iter_mut().for_each(|a| rates.convert(a));
+                        reprice(scorer, &priced, &pairs, &mut features);
                         (model, prob) = fit(&features)?;
                     }
                 }
@@ -1400,25 +1400,17 @@ fn listing_date(catalog: &Catalog, i: usize) -> Result<Date> {
 /// Posterior a match of the fitting sample needs for its prices to teach an exchange rate.
 const RATE_CONFIDENCE: f64 = 0.9;
 
-/// The price and currency of listing `row` of `c`, as [`RecordAttrs`] (nothing else set).
-fn price_attrs(c: &Catalog, row: usize) -> RecordAttrs {
-    RecordAttrs::priced(c.price[row], c.currency[row].as_deref())
-}
-
-/// Sets the price features of `pairs` (queries are rows of `catalog`) again, listing prices
-/// converted with `rates`.
+/// Sets the price features of `pairs` again, from `listings`: the prices of their queries,
+/// converted into the home currency.
 fn reprice(
     scorer: &ListingScorer,
-    catalog: &Catalog,
-    rates: &ExchangeRates,
+    listings: &[RecordAttrs],
     pairs: &[CandidatePair],
     features: &mut PairFeatures,
 ) {
     let (price, has) = (Feature::PriceSimilarity.index(), Feature::HasPrice.index());
     for (i, c) in pairs.iter().enumerate() {
-        let mut listing = price_attrs(catalog, c.query);
-        rates.convert(&mut listing);
-        let similarity = price_similarity(&listing, scorer.home_attrs(c.target));
+        let similarity = price_similarity(&listings[c.query], scorer.home_attrs(c.target));
         features.x[[i, price]] = similarity.unwrap_or(0.0);
         features.x[[i, has]] = f64::from(u8::from(similarity.is_some()));
     }
