@@ -468,10 +468,9 @@ impl Report {
             row("permutations per seller", permutations),
         ];
         let mut summary = summary.to_vec();
-        if !self.exchange_rates.rates.is_empty() {
-            let rates = self.exchange_rates.to_string();
-            let (what, rates) = rates.split_once(": ").unwrap_or(("exchange rates", &rates));
-            summary.push(row(what, rates.to_string()));
+        let rates = &self.exchange_rates;
+        if !rates.rates.is_empty() {
+            summary.push((rates.title(), rates.listed()));
         }
         let params_json = serde_json::to_string_pretty(&self.params)?;
         report::html::render(&HtmlReport {

@@ -152,26 +152,32 @@ impl ExchangeRates {
     }
 }
 
-impl std::fmt::Display for ExchangeRates {
-    /// One line: `exchange rates into IDR: CNY 2286.9167 (learned from 127 matches), ...`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exchange rates into {}:",
+impl ExchangeRates {
+    /// What the rates convert into: `exchange rates into IDR`.
+    pub fn title(&self) -> String {
+        format!(
+            "exchange rates into {}",
             self.home.as_deref().unwrap_or("?")
-        )?;
-        for (i, r) in self.rates.iter().enumerate() {
-            let sep = if i == 0 { " " } else { ", " };
-            match r.source {
-                RateSource::Configured => write!(f, "{sep}{} {} (configured)", r.currency, r.rate)?,
-                RateSource::Learned => write!(
-                    f,
-                    "{sep}{} {:.4} (learned from {} matches)",
-                    r.currency, r.rate, r.pairs
-                )?,
-            }
-        }
-        Ok(())
+        )
+    }
+
+    /// The rates in one line: `CNY 2286.9167 (learned from 127 matches), SGD 11800 (configured)`.
+    pub fn listed(&self) -> String {
+        let rate = |r: &ExchangeRate| match r.source {
+            RateSource::Configured => format!("{} {} (configured)", r.currency, r.rate),
+            RateSource::Learned => format!(
+                "{} {:.4} (learned from {} matches)",
+                r.currency, r.rate, r.pairs
+            ),
+        };
+        self.rates.iter().map(rate).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl std::fmt::Display for ExchangeRates {
+    /// [`ExchangeRates::title`] and [`ExchangeRates::listed`]: `exchange rates into IDR: CNY ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.title(), self.listed())
     }
 }
 
