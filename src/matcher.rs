@@ -13,7 +13,7 @@
 //!
 //! Both explain a pair as each feature's contribution to the log-odds of a match.
 
-use ndarray::{Array1, Array2, ArrayView1, Axis, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView1, ShapeBuilder};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -275,11 +275,14 @@ impl LeadDensity {
     }
 }
 
-/// The similarity the candidate index ranks by: the mean of the word and character cosines,
-/// rounded as the index stores it.
+/// The mean of the word and character cosines of pair `i`.
+fn mean_cosine(x: &Array2<f64>, i: usize) -> f64 {
+    0.5 * (x[[i, Feature::WordCosine.index()]] + x[[i, Feature::CharCosine.index()]])
+}
+
+/// The similarity the candidate index ranks by: [`mean_cosine`], rounded as the index stores it.
 fn index_similarity(x: &Array2<f64>, i: usize) -> f64 {
-    let (w, c) = (Feature::WordCosine as usize, Feature::CharCosine as usize);
-    f64::from((0.5 * (x[[i, w]] + x[[i, c]])) as f32)
+    f64::from(mean_cosine(x, i) as f32)
 }
 
 /// Cut points of title similarities in [0, 1]: as in record-linkage comparison levels, a few
@@ -423,10 +426,7 @@ impl MixtureModel {
             iterations: 0,
         };
         // Start from a two-means split of the mean title similarity.
-        let score: Vec<f64> = x
-            .axis_iter(Axis(0))
-            .map(|r| (r[Feature::WordCosine as usize] + r[Feature::CharCosine as usize]) / 2.0)
-            .collect();
+        let score: Vec<f64> = (0..x.nrows()).map(|i| mean_cosine(x, i)).collect();
         let bounds = group_bounds(groups);
         let leads: Vec<f64> = bounds
             .iter()
@@ -475,8 +475,7 @@ impl MixtureModel {
     /// when heavy rewording keeps its own similarity modest; a listing that resembles several
     /// products alike (variants, generic titles) gives none of them a lead.
     pub fn leads(x: &Array2<f64>, s: usize, e: usize) -> Vec<f64> {
-        let (w, c) = (Feature::WordCosine as usize, Feature::CharCosine as usize);
-        let sim: Vec<f64> = (s..e).map(|i| 0.5 * (x[[i, w]] + x[[i, c]])).collect();
+        let sim: Vec<f64> = (s..e).map(|i| mean_cosine(x, i)).collect();
         (0..sim.len())
             .map(|i| {
                 let other = (0..sim.len())
