@@ -6,8 +6,8 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use crossleak::features::{feature_matrix, Side};
 use crossleak::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams};
-use crossleak::pairs::{read_catalog_records, read_pairs, RecordAnalyzer};
 use crossleak::CandidateIndex;
+use crossleak_eval::pairs::{read_catalog_records, read_pairs, RecordAnalyzer};
 
 fn bench(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/benchmarks/abt_buy");

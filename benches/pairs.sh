@@ -6,7 +6,7 @@
 #
 # Benchmarks: the four in datasets/benchmarks/, and the WDC Products training sizes found in
 # DIR/wdc_products/{computers,cameras}/ (train_S.csv with valid_S.csv, against test.csv).
-# Needs `cargo build --release --example match_pairs`.
+# Needs `cargo build --release -p crossleak-eval --example match_pairs`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/examples/match_pairs

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossleak::index::{CandidateIndex, TfIdf};
-use crossleak::pairs::{catalog_candidates, read_catalog_records};
 use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::synth::{generate, generate_linkage, LinkageParams, SynthParams};
 use crossleak::text::Normalizer;
 use crossleak::InputPaths;
+use crossleak_eval::pairs::{catalog_candidates, read_catalog_records};
+use crossleak_eval::synth::{generate, generate_linkage, LinkageParams, SynthParams};
 
 fn bench(c: &mut Criterion) {
     let world = generate(&SynthParams::default()).expect("synthetic world");

@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossleak::trend::{detect_onsets, DemandGrid, TrendParams};
-use crossleak::trend_eval::{long_form, scale_panel};
+use crossleak_eval::trend_eval::{long_form, scale_panel};
 
 fn bench(c: &mut Criterion) {
     let (grid, products) = scale_panel(100_000, 365, 7).expect("bench panel");

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 first=${1:-7}; last=${2:-16}; scale=${3:-1308}
-cargo build --release --quiet --example synth --example detect
+cargo build --release --quiet -p crossleak-eval --example synth
+cargo build --release --quiet --example detect
 bin="${CARGO_TARGET_DIR:-target}/release/examples"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -14,9 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crossleak::eval::{OnsetScores, RunScores};
 use crossleak::pipeline::{Config, Detector, Report};
 use crossleak::InputPaths;
+use crossleak_eval::eval::{OnsetScores, RunScores};
 
 /// Command-line options.
 struct Args {

@@ -23,15 +23,16 @@
 //! Before ingest, [`image`] computes the optional `image_phash` column: 64-bit DCT perceptual
 //! hashes of product image files, compared by Hamming similarity in [`features`].
 //!
-//! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
-//! and [`eval`] scores results against it; [`trend_eval`] measures the onset stage on real
-//! Complete Journey demand curves with injected rises, promotions and launches.
+//! [`pipeline::Detector`] ties them together. The evaluation harnesses live in the
+//! `crossleak-eval` crate of the same workspace: seeded synthetic worlds with ground truth,
+//! scoring against it, the onset stage measured on real demand curves, and the public
+//! entity-matching benchmarks.
 //!
 //! ```
 //! # fn main() -> crossleak::Result<()> {
 //! use crossleak::pipeline::{Detector, DetectorParams};
-//! use crossleak::synth::{generate, SynthParams};
 //! use crossleak::InputPaths;
+//! use crossleak_eval::synth::{generate, SynthParams};
 //!
 //! // A small synthetic world with followers, written to a scratch folder.
 //! let dir = std::env::temp_dir().join(format!("crossleak-doc-{}", std::process::id()));
@@ -69,10 +70,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod baseline;
 pub mod date;
 pub mod error;
-pub mod eval;
 pub mod features;
 mod hash;
 pub mod image;
@@ -80,16 +79,12 @@ pub mod index;
 pub mod ingest;
 pub mod leak;
 pub mod matcher;
-pub mod pairs;
 pub mod pipeline;
 pub mod progress;
 pub mod rates;
 pub mod report;
-pub mod synth;
 pub mod text;
-pub mod text_eval;
 pub mod trend;
-pub mod trend_eval;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};

@@ -24,7 +24,7 @@
 //! Hinkley, "Inference about the change-point in a sequence of random variables", Biometrika
 //! 57, 1970).
 //!
-//! [`crate::trend_eval`] measures this stage on real Complete Journey demand curves with
+//! `crossleak_eval::trend_eval` measures this stage on real Complete Journey demand curves with
 //! injected rises, promotions and launches.
 
 use std::cmp::Reverse;
@@ -148,7 +148,9 @@ impl TrendParams {
     }
 }
 
-pub(crate) fn check_range(name: &str, v: f64, lo: f64, hi: f64, expected: &str) -> Result<()> {
+/// `Ok` when parameter `name`'s value `v` is finite and in `lo..=hi`, else an
+/// [`Error::Param`] naming it, its value and the `expected` range.
+pub fn check_range(name: &str, v: f64, lo: f64, hi: f64, expected: &str) -> Result<()> {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 target="${CARGO_TARGET_DIR:-$root/target}"
-(cd "$root" && cargo build --release --quiet --example gen_catalogs --example link_catalogs)
+(cd "$root" && cargo build --release --quiet -p crossleak-eval --example gen_catalogs --example link_catalogs)
 bin="$target/release/examples"
 
 venv="$here/.venv"

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use crossleak::eval::{score_sets, OnsetScores, RunScores, Scores};
 use crossleak::image::{hamming_distance, phash_file, similarity, to_hex};
-use crossleak::pairs::{link_catalogs, read_catalog_records, read_id_pairs};
 use crossleak::pipeline::{Config, Detector, Report};
-use crossleak::synth::{generate, SellerKind, SynthParams};
 use crossleak::{InputPaths, RunSummary};
+use crossleak_eval::eval::{score_sets, OnsetScores, RunScores, Scores};
+use crossleak_eval::pairs::{link_catalogs, read_catalog_records, read_id_pairs};
+use crossleak_eval::synth::{generate, SellerKind, SynthParams};
 use serde::Serialize;
 
 use crate::bundled::World;

@@ -3,8 +3,8 @@
 
 use crossleak::leak::Timing;
 use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::synth::{generate, SynthParams};
 use crossleak::{ColumnsConfig, InputPaths};
+use crossleak_eval::synth::{generate, SynthParams};
 use polars::prelude::DataType;
 
 fn run(name: &str, params: SynthParams) -> (crossleak::Report, std::path::PathBuf) {

@@ -6,9 +6,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crossleak::pairs::{candidate_recall, catalog_candidates, read_catalog_records, read_id_pairs};
-use crossleak::synth::{generate_linkage, LinkageParams};
 use crossleak::Error;
+use crossleak_eval::pairs::{
+    candidate_recall, catalog_candidates, read_catalog_records, read_id_pairs,
+};
+use crossleak_eval::synth::{generate_linkage, LinkageParams};
 
 use crate::example;
 

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::example;
-use crossleak::baseline::match_baseline;
 use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
-use crossleak::pairs::{
+use crossleak::Error;
+use crossleak_eval::baseline::match_baseline;
+use crossleak_eval::pairs::{
     link_catalogs, match_supervised, match_unsupervised, read_catalog_records, read_id_pairs,
     read_pairs, LabeledPairs,
 };
-use crossleak::Error;
 
 fn bench_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +84,7 @@ fn linked(name: &str, left: &str, right: &str, delimiter: u8) -> (f64, f64) {
     let linkage = link_catalogs(&l, &r, 10).unwrap();
     assert_eq!(linkage.pairs.len(), 10 * r.records.len());
     let predicted = linkage.matches.iter().map(|&row| linkage.ids(&l, &r, row));
-    let s = crossleak::eval::score_sets(
+    let s = crossleak_eval::eval::score_sets(
         predicted,
         truth.iter().map(|(a, b)| (a.as_str(), b.as_str())),
     );

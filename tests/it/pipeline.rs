@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::example;
-use crossleak::eval::score_sets;
 use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::synth::{generate, SynthParams, World};
 use crossleak::{ColumnsConfig, InputPaths};
+use crossleak_eval::eval::score_sets;
+use crossleak_eval::synth::{generate, SynthParams, World};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("crossleak-it-{name}-{}", std::process::id()));

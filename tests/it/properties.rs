@@ -11,9 +11,9 @@ use crossleak::features::{feature_index, pair_features, RecordAttrs, FEATURE_NAM
 use crossleak::index::TfIdf;
 use crossleak::ingest::{Inputs, SalesPanel};
 use crossleak::pipeline::{Detector, DetectorParams, Report};
-use crossleak::synth::{generate, SynthParams};
 use crossleak::text::Normalizer;
 use crossleak::{ColumnsConfig, Date, InputPaths};
+use crossleak_eval::synth::{generate, SynthParams};
 
 use crate::assert_same_findings;
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crossleak::synth::{generate, SellerKind, SynthParams, World, ALERT_LAG};
 use crossleak::Error;
+use crossleak_eval::synth::{generate, SellerKind, SynthParams, World, ALERT_LAG};
 
 fn small(seed: u64) -> SynthParams {
     SynthParams {

@@ -2,7 +2,7 @@
 //! hand-written Chinese-titled copies (figures in docs/BENCHMARKS.md, "Text evaluation").
 
 use crossleak::text::Normalizer;
-use crossleak::text_eval::{run, zh_recall, TextEvalParams};
+use crossleak_eval::text_eval::{run, zh_recall, TextEvalParams};
 
 #[test]
 fn copies_are_found_and_each_step_is_measured() {

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use crossleak::ingest::{read_sales, Catalog, ColumnMap, IngestReport, SalesPanel, TableKind};
 use crossleak::trend::{detect_onsets, DemandGrid, DemandMeasure, OnsetRule, TrendParams};
-use crossleak::trend_eval::{self, CurveKind, OnsetEvalParams};
 use crossleak::Date;
+use crossleak_eval::trend_eval::{self, CurveKind, OnsetEvalParams};
 
 fn catalog(ids: &[&str], category: Option<&str>, price: Option<f64>) -> Catalog {
     let mut c = Catalog::new(TableKind::Products);

@@ -2,7 +2,7 @@
 //! and recall of the hand-written Chinese-titled copies.
 //!
 //! ```text
-//! cargo run --release --example text_eval -- [--seed S]
+//! cargo run --release -p crossleak-eval --example text_eval -- [--seed S]
 //! ```
 //!
 //! Prints one row per normaliser configuration (recall@1 of the copies' originals among the
@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use crossleak::text::Normalizer;
-use crossleak::text_eval::{run, zh_recall, TextEvalParams};
+use crossleak_eval::text_eval::{run, zh_recall, TextEvalParams};
 
 fn main() -> ExitCode {
     let mut params = TextEvalParams::default();

@@ -16,7 +16,7 @@ use ndarray::{Array1, Array2};
 
 use crate::eval::Scores;
 use crate::pairs::{score_decisions, LabeledPairs};
-use crate::{Error, Result};
+use crossleak::{Error, Result};
 
 /// Names of the six baseline features, in column order.
 pub const BASELINE_FEATURES: [&str; 6] = [

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::Report;
-use crate::{Date, Error, Result};
+use crossleak::pipeline::Report;
+use crossleak::{Date, Error, Result};
 
 /// Precision, recall and F1 with the counts behind them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ impl Scores {
     /// Scores from counts.
     ///
     /// ```
-    /// let s = crossleak::eval::Scores::from_counts(8, 2, 2);
+    /// let s = crossleak_eval::eval::Scores::from_counts(8, 2, 2);
     /// assert!((s.precision - 0.8).abs() < 1e-12 && (s.f1 - 0.8).abs() < 1e-12);
     /// ```
     pub fn from_counts(tp: usize, fp: usize, fn_: usize) -> Scores {

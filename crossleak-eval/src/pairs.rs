@@ -20,17 +20,17 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use crate::eval::Scores;
-use crate::features::{
+use crossleak::features::{
     feature_matrix, grouped_pair_features, pair_row, PairFeatures, RecordAttrs, Side,
 };
-use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
-use crate::ingest::{read_text_table, text_column};
-use crate::matcher::{
+use crossleak::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+use crossleak::ingest::{read_text_table, text_column};
+use crossleak::matcher::{
     best_per_query, FitSummary, LogisticModel, LogisticParams, MatchModel, MixtureModel,
     MixtureParams,
 };
-use crate::text::Normalizer;
-use crate::{Error, Result};
+use crossleak::text::Normalizer;
+use crossleak::{Error, Result};
 
 /// One record of a benchmark file.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -319,7 +319,7 @@ fn with_model(title: String, model: Option<String>) -> String {
 /// A price from text such as `399`, `$1,299.99` or `EUR 12.50`; `None` unless positive.
 ///
 /// ```
-/// use crossleak::pairs::parse_price;
+/// use crossleak_eval::pairs::parse_price;
 /// assert_eq!(parse_price("$1,299.99"), Some(1299.99));
 /// assert_eq!(parse_price("0.0"), None);
 /// assert_eq!(parse_price("n/a"), None);
@@ -438,7 +438,7 @@ fn first_appearance(keys: &[&str]) -> Vec<usize> {
 
 /// An order of pairs that puts the pairs of each key together (keys in order of first
 /// appearance), best `score` first within a key (ties by position), and the group id of each
-/// position in that order: the layout [`crate::matcher::MixtureModel::fit`] expects when
+/// position in that order: the layout [`crossleak::matcher::MixtureModel::fit`] expects when
 /// each key (a left record, in a catalog without duplicates) matches at most one record.
 pub fn grouped_order(keys: &[&str], score: &[f64]) -> (Vec<usize>, Vec<usize>) {
     let group = first_appearance(keys);

@@ -1,7 +1,7 @@
 //! Link two whole catalogs: candidate generation, then the unsupervised matcher.
 //!
 //! ```text
-//! cargo run --release --example link_catalogs -- --left A --right B [--delimiter C] \
+//! cargo run --release -p crossleak-eval --example link_catalogs -- --left A --right B [--delimiter C] \
 //!     [--truth GT] [--k K] [--out F] [--threads N] [--candidates-only]
 //! ```
 //!
@@ -27,12 +27,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crossleak::eval::score_sets;
-use crossleak::pairs::{
+use crossleak::Error;
+use crossleak_eval::eval::score_sets;
+use crossleak_eval::pairs::{
     candidate_recall, catalog_candidates, link_catalogs, read_catalog_records, read_id_pairs,
     Linkage, RecordCatalog,
 };
-use crossleak::Error;
 
 struct Args {
     left: PathBuf,

@@ -26,10 +26,10 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::ingest::{Catalog, SalesPanel, TableKind};
 use crate::synth::{poisson, raw_curves, sub_rng};
-use crate::trend::{check_range, detect_onsets, BestsellerEvent, DemandGrid, TrendParams};
-use crate::{Date, Error, Result};
+use crossleak::ingest::{Catalog, SalesPanel, TableKind};
+use crossleak::trend::{check_range, detect_onsets, BestsellerEvent, DemandGrid, TrendParams};
+use crossleak::{Date, Error, Result};
 
 /// First day of the Complete Journey curves.
 fn curves_start() -> Date {

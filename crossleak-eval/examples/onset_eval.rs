@@ -6,8 +6,8 @@
 //! parameters and the detections are scored against the injected truth.
 //!
 //! ```sh
-//! cargo run --release --example onset_eval -- [--seed S] [--curves N] [--threads T]
-//! cargo run --release --example onset_eval -- --bench-scale [--products P] [--days D] [--runs R]
+//! cargo run --release -p crossleak-eval --example onset_eval -- [--seed S] [--curves N] [--threads T]
+//! cargo run --release -p crossleak-eval --example onset_eval -- --bench-scale [--products P] [--days D] [--runs R]
 //! ```
 //!
 //! The last line reads `precision=P recall=R onset_error_median=D onset_error_p90=D
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crossleak::trend::{detect_onsets, DemandGrid, TrendParams};
-use crossleak::trend_eval::{self, CurveKind, OnsetEvalParams};
+use crossleak_eval::trend_eval::{self, CurveKind, OnsetEvalParams};
 
 fn main() -> ExitCode {
     match run() {

@@ -1,7 +1,7 @@
 //! Generate a synthetic "Project S" world with ground truth.
 //!
 //! ```text
-//! cargo run --release --example synth -- --scale 1308 --out datasets/world [--seed 7] [--followers 6] \
+//! cargo run --release -p crossleak-eval --example synth -- --scale 1308 --out datasets/world [--seed 7] [--followers 6] \
 //!     [--organic 12] [--unrelated 30]
 //! ```
 //!
@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossleak::synth::{generate, SellerKind, SynthParams};
 use crossleak::Error;
+use crossleak_eval::synth::{generate, SellerKind, SynthParams};
 
 /// What the command line asked for.
 struct Args {

@@ -2,7 +2,7 @@
 //! candidate-generation benchmarks (`link_catalogs --candidates-only`, `benches/peers/`).
 //!
 //! ```text
-//! cargo run --release --example gen_catalogs -- --products N --listings M --out DIR \
+//! cargo run --release -p crossleak-eval --example gen_catalogs -- --products N --listings M --out DIR \
 //!     [--seed S] [--copy-share F]
 //! ```
 //!
@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossleak::synth::{generate_linkage, LinkageParams};
 use crossleak::Error;
+use crossleak_eval::synth::{generate_linkage, LinkageParams};
 
 const USAGE: &str = "--products N --listings M --out DIR [--seed S] [--copy-share F]";
 

@@ -32,7 +32,7 @@ use super::{
     csv_field, find_brand, home_catalog, load_names, param, sub_rng, write_text, ForeignSeller,
     HomeProduct, Listing, ListingCtx, Plan, SellerKind,
 };
-use crate::{Date, Error, Result};
+use crossleak::{Date, Error, Result};
 
 /// Parameters of a pair of catalogs to link. Missing fields in JSON take their default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

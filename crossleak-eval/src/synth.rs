@@ -55,16 +55,16 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{Date, Error, Result};
+use crossleak::{Date, Error, Result};
 
 pub mod linkage;
 
 pub use linkage::{generate_linkage, LinkageCatalogs, LinkageParams};
 
 /// Gzipped CSV `category,name,price,number_sold` of the 1,308 unique PRDECT-ID product names.
-const TOKOPEDIA_GZ: &[u8] = include_bytes!("../datasets/source/tokopedia_products.csv.gz");
+const TOKOPEDIA_GZ: &[u8] = include_bytes!("../../datasets/source/tokopedia_products.csv.gz");
 /// Gzipped CSV `curve,product_id,department,units` of stable Complete Journey daily curves.
-const CURVES_GZ: &[u8] = include_bytes!("../datasets/source/cj_daily_curves.csv.gz");
+const CURVES_GZ: &[u8] = include_bytes!("../../datasets/source/cj_daily_curves.csv.gz");
 
 /// Lag window, in days after the onset, within which a copy of a bestseller is an alert.
 pub const ALERT_LAG: std::ops::RangeInclusive<i32> = 1..=180;

@@ -16,12 +16,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{feature_matrix, RecordAttrs, Side};
-use crate::index::{CandidateIndex, TfIdf};
-use crate::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
 use crate::synth::{load_names, respell_units, SPAM};
-use crate::text::{Lexicon, Normalizer};
-use crate::{Error, Result};
+use crossleak::features::{feature_matrix, RecordAttrs, Side};
+use crossleak::index::{CandidateIndex, TfIdf};
+use crossleak::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
+use crossleak::text::{Lexicon, Normalizer};
+use crossleak::{Error, Result};
 
 /// Options of the evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,7 +189,7 @@ pub fn score_matching(
 }
 
 /// Runs the ablation: the standard normaliser, without each of its steps, the tokeniser
-/// alone, and with [`crate::text::CodeParts`] added.
+/// alone, and with [`crossleak::text::CodeParts`] added.
 pub fn run(params: &TextEvalParams) -> Result<TextEval> {
     if !(0.0..1.0).contains(&params.holdout_share) || params.top_k == 0 {
         return Err(Error::Param {
@@ -228,7 +228,7 @@ pub fn run(params: &TextEvalParams) -> Result<TextEval> {
         "with code_parts".into(),
         Normalizer::builder()
             .standard()
-            .filter(crate::text::CodeParts)
+            .filter(crossleak::text::CodeParts)
             .build(),
     ));
     let rows = configs
@@ -255,7 +255,7 @@ pub fn zh_recall(normalizer: &Normalizer) -> Result<(usize, f64, f64)> {
     let names: Vec<String> = load_names()?.into_iter().map(|n| n.name).collect();
     let mut queries = Vec::new();
     let mut truth = Vec::new();
-    for (i, line) in include_str!("../datasets/text/zh_copies.tsv")
+    for (i, line) in include_str!("../../datasets/text/zh_copies.tsv")
         .lines()
         .enumerate()
         .skip(1)

@@ -1,7 +1,7 @@
 //! Match labelled record pairs (DeepMatcher layout) and score the test split.
 //!
 //! ```text
-//! cargo run --release --example match_pairs -- --train T --valid V --test X \
+//! cargo run --release -p crossleak-eval --example match_pairs -- --train T --valid V --test X \
 //!     [--unsupervised] [--predictions F] [--model F]
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! `--predictions` writes the test pairs with probability, decision, label and explanation;
 //! `--model` saves the fitted model as JSON; `--logistic` sets options of the supervised fit as
 //! a JSON object of `LogisticParams` fields (e.g. `{"min_token_pairs": 0}`). When training pairs are given, the line before
-//! the last scores the plain baseline on the same test pairs (`crossleak::baseline`: logistic
+//! the last scores the plain baseline on the same test pairs (`crossleak_eval::baseline`: logistic
 //! regression on six title similarities). The last line printed is
 //! `precision=P recall=R f1=F`. Bad input exits with status 2 and a one-line reason.
 
@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossleak::baseline::match_baseline;
 use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
-use crossleak::pairs::{match_supervised, match_unsupervised, read_pairs, LabeledPairs};
+use crossleak_eval::baseline::match_baseline;
+use crossleak_eval::pairs::{match_supervised, match_unsupervised, read_pairs, LabeledPairs};
 
 struct Args {
     train: Option<PathBuf>,
