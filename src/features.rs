@@ -248,10 +248,14 @@ pub struct Side<'a> {
 /// Features of a list of pairs: the dense matrix and each pair's differing tokens.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PairFeatures {
-    /// One row per pair, columns [`FEATURE_NAMES`].
+    /// One row per pair, columns [`FEATURE_NAMES`], then two per further attribute of
+    /// [`PairFeatures::attributes`] (see [`PairFeatures::with_attributes`]).
     pub x: Array2<f64>,
     /// Per pair, the distinct tokens found in exactly one of the two titles, sorted.
     pub differing: Vec<Vec<String>>,
+    /// Further attributes of the records, without a role of their own, compared generically
+    /// ([`attribute_similarity`]); empty for the detector's listings and products.
+    pub attributes: Vec<String>,
 }
 
 impl PairFeatures {
@@ -270,22 +274,78 @@ impl PairFeatures {
         PairFeatures {
             x: self.x.select(ndarray::Axis(0), rows),
             differing: rows.iter().map(|&i| self.differing[i].clone()).collect(),
+            attributes: self.attributes.clone(),
         }
     }
 
-    /// The pairs of several tables, one after the other.
+    /// The pairs of several tables, one after the other; the further attributes are the
+    /// first table's, and a table without one of them has it absent.
     pub fn concat(parts: &[&PairFeatures]) -> PairFeatures {
-        let mut x = Array2::zeros((parts.iter().map(|p| p.len()).sum(), N_FEATURES));
+        let attributes = parts
+            .first()
+            .map(|p| p.attributes.clone())
+            .unwrap_or_default();
+        let cols = N_FEATURES + 2 * attributes.len();
+        let mut x = Array2::zeros((parts.iter().map(|p| p.len()).sum(), cols));
         let mut differing = Vec::with_capacity(x.nrows());
         let mut at = 0;
         for p in parts {
-            for ((i, j), v) in p.x.indexed_iter() {
-                x[[at + i, j]] = *v;
+            for i in 0..p.len() {
+                for j in 0..cols {
+                    x[[at + i, j]] = p.value(i, j, &attributes);
+                }
             }
             differing.extend(p.differing.iter().cloned());
             at += p.len();
         }
-        PairFeatures { x, differing }
+        PairFeatures {
+            x,
+            differing,
+            attributes,
+        }
+    }
+
+    /// These pairs with further attributes: `values[i][a]` holds attribute `a`'s values in
+    /// the two records of pair `i` (`None` when a record has none). Each attribute adds two
+    /// columns after [`FEATURE_NAMES`]: the [`attribute_similarity`] of the two values, and 1
+    /// when both records have one (the similarity is 0 otherwise).
+    pub fn with_attributes(
+        mut self,
+        names: Vec<String>,
+        values: &[Vec<(Option<&str>, Option<&str>)>],
+    ) -> PairFeatures {
+        let base = self.x.ncols();
+        let mut x = Array2::zeros((self.len(), base + 2 * names.len()));
+        for ((i, j), v) in self.x.indexed_iter() {
+            x[[i, j]] = *v;
+        }
+        let present = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+        for (i, row) in values.iter().enumerate().take(self.len()) {
+            for (a, &(l, r)) in row.iter().enumerate().take(names.len()) {
+                if let (Some(l), Some(r)) = (l.filter(|_| present(l)), r.filter(|_| present(r))) {
+                    x[[i, base + 2 * a]] = attribute_similarity(l, r);
+                    x[[i, base + 2 * a + 1]] = 1.0;
+                }
+            }
+        }
+        self.x = x;
+        self.attributes.extend(names);
+        self
+    }
+
+    /// Column `j` of pair `i` read by the layout of `attributes`: a feature column as it is,
+    /// a further attribute's column from this table's column of that attribute (0 when this
+    /// table does not have it).
+    pub fn value(&self, i: usize, j: usize, attributes: &[String]) -> f64 {
+        if j < N_FEATURES {
+            return self.x[[i, j]];
+        }
+        let (a, part) = ((j - N_FEATURES) / 2, (j - N_FEATURES) % 2);
+        attributes
+            .get(a)
+            .and_then(|name| self.attributes.iter().position(|n| n == name))
+            .and_then(|k| self.x.get([i, N_FEATURES + 2 * k + part]).copied())
+            .unwrap_or(0.0)
     }
 
     /// Builds from per-pair rows.
@@ -298,8 +358,48 @@ impl PairFeatures {
             }
             differing.push(d);
         }
-        PairFeatures { x, differing }
+        PairFeatures {
+            x,
+            differing,
+            attributes: Vec::new(),
+        }
     }
+}
+
+/// Similarity of two values of an attribute without a role (authors, venue, year, artist,
+/// ...): the mean of the Jaccard similarities of their word sets and of their character
+/// trigram sets, both taken on the lower-cased letters and digits (other characters separate
+/// words). 1 for values equal but for case and punctuation, 0 when they share nothing; word
+/// order does not matter, and a typo costs a few trigrams, not the word.
+///
+/// ```
+/// use crossleak::features::attribute_similarity;
+/// assert_eq!(attribute_similarity("J. Smith, A. Jones", "a jones; j smith"), 1.0);
+/// assert_eq!(attribute_similarity("VLDB", "SIGMOD"), 0.0);
+/// let typo = attribute_similarity("Stone Brewing", "Stone Brewnig");
+/// assert!(typo > 0.4 && typo < 1.0);
+/// ```
+pub fn attribute_similarity(a: &str, b: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let trigrams = |words: &[String]| -> Vec<String> {
+        let mut t = Vec::new();
+        for w in words {
+            let c: Vec<char> = format!(" {w} ").chars().collect();
+            t.extend(c.windows(3).map(|g| g.iter().collect::<String>()));
+        }
+        t
+    };
+    fn set(v: &[String]) -> HashSet<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let (wa, wb) = (words(a), words(b));
+    let (ta, tb) = (trigrams(&wa), trigrams(&wb));
+    0.5 * (jaccard(&set(&wa), &set(&wb)) + jaccard(&set(&ta), &set(&tb)))
 }
 
 /// Features of one pair of records.

@@ -33,13 +33,14 @@ pub enum MatchModel {
 
 impl MatchModel {
     /// Names of the terms [`MatchModel::contributions`] returns, in order: the feature columns,
-    /// then (logistic model) one `differs:<token>` term per token of its vocabulary.
+    /// then (logistic model) `similar:<attribute>` and `has:<attribute>` for each further
+    /// attribute it was fitted with ([`PairFeatures::attributes`]) and one `differs:<token>`
+    /// term per token of its vocabulary.
     pub fn term_names(&self) -> Vec<String> {
-        let n = N_FEATURES
-            + match self {
-                MatchModel::Logistic(m) => m.tokens.len(),
-                MatchModel::Mixture(_) => 0,
-            };
+        let n = match self {
+            MatchModel::Logistic(m) => m.columns() + m.tokens.len(),
+            MatchModel::Mixture(_) => N_FEATURES,
+        };
         (0..n).map(|j| self.term_name(j)).collect()
     }
 
@@ -47,7 +48,15 @@ impl MatchModel {
     fn term_name(&self, j: usize) -> String {
         match (FEATURE_NAMES.get(j), self) {
             (Some(name), _) => (*name).to_string(),
-            (None, MatchModel::Logistic(m)) => format!("differs:{}", m.tokens[j - N_FEATURES]),
+            (None, MatchModel::Logistic(m)) if j < m.columns() => {
+                let a = &m.attributes[(j - N_FEATURES) / 2];
+                if (j - N_FEATURES).is_multiple_of(2) {
+                    format!("similar:{a}")
+                } else {
+                    format!("has:{a}")
+                }
+            }
+            (None, MatchModel::Logistic(m)) => format!("differs:{}", m.tokens[j - m.columns()]),
             (None, MatchModel::Mixture(_)) => format!("term {j}"),
         }
     }
@@ -58,7 +67,7 @@ impl MatchModel {
     pub fn contributions(&self, f: &PairFeatures, i: usize) -> Vec<f64> {
         match self {
             MatchModel::Mixture(m) => m.contributions(f.x.row(i)),
-            MatchModel::Logistic(m) => m.contributions(f.x.row(i), &f.differing[i]),
+            MatchModel::Logistic(m) => m.contributions(f, i),
         }
     }
 
@@ -119,8 +128,17 @@ impl MatchModel {
             .iter()
             .take(top)
             .map(|&j| {
-                if j < N_FEATURES {
-                    format!("{}={:.2} ({:+.1})", FEATURE_NAMES[j], f.x[[i, j]], c[j])
+                let columns = match self {
+                    MatchModel::Logistic(m) => m.columns(),
+                    MatchModel::Mixture(_) => N_FEATURES,
+                };
+                if j < columns {
+                    let attributes = match self {
+                        MatchModel::Logistic(m) => &m.attributes[..],
+                        MatchModel::Mixture(_) => &[],
+                    };
+                    let v = f.value(i, j, attributes);
+                    format!("{}={v:.2} ({:+.1})", self.term_name(j), c[j])
                 } else {
                     format!("{} ({:+.1})", self.term_name(j), c[j])
                 }
@@ -1030,8 +1048,13 @@ impl Default for LogisticParams {
 /// "Probabilistic outputs for support vector machines", 1999) and the threshold chosen there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticModel {
-    /// Weight of each feature column (log-odds per unit).
+    /// Weight of each feature column (log-odds per unit): [`FEATURE_NAMES`], then the
+    /// similarity and presence columns of each of `attributes`.
     pub weights: Vec<f64>,
+    /// Further attributes the model was fitted with ([`PairFeatures::attributes`]); pairs
+    /// without one of them have it absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
     /// Token vocabulary of the `differs:` terms.
     pub tokens: Vec<String>,
     /// Weight of each token term (log-odds when the token is in one title only).
@@ -1139,11 +1162,16 @@ impl LogisticModel {
         Ok((model, summary))
     }
 
+    /// Number of feature columns the weights cover: [`FEATURE_NAMES`] and two per attribute.
+    fn columns(&self) -> usize {
+        N_FEATURES + 2 * self.attributes.len()
+    }
+
     /// Log-odds of each pair of `f`.
     fn log_odds(&self, f: &PairFeatures) -> Vec<f64> {
         (0..f.len())
             .map(|i| {
-                let c = self.contributions(f.x.row(i), &f.differing[i]);
+                let c = self.contributions(f, i);
                 self.intercept + c.iter().sum::<f64>()
             })
             .collect()
@@ -1181,7 +1209,8 @@ impl LogisticModel {
             )));
         }
         let tokens = token_vocabulary(f, params);
-        let x = design(f, &tokens);
+        let attributes = f.attributes.clone();
+        let x = design(f, &attributes, &tokens);
         let y = Array1::from(labels.to_vec());
         let data = linfa::Dataset::new(x, y);
         let fitted = linfa_logistic::LogisticRegression::default()
@@ -1195,9 +1224,11 @@ impl LogisticModel {
             .iter()
             .map(|w| sign * f64::from(*w))
             .collect();
+        let columns = N_FEATURES + 2 * attributes.len();
         Ok(LogisticModel {
-            weights: w[..N_FEATURES].to_vec(),
-            token_weights: w[N_FEATURES..].to_vec(),
+            weights: w[..columns].to_vec(),
+            token_weights: w[columns..].to_vec(),
+            attributes,
             tokens,
             intercept: sign * f64::from(fitted.intercept()),
             threshold: 0.5,
@@ -1223,14 +1254,17 @@ impl LogisticModel {
         f1
     }
 
-    fn contributions(&self, row: ArrayView1<'_, f64>, differing: &[String]) -> Vec<f64> {
-        let mut c = vec![0.0; N_FEATURES + self.tokens.len()];
-        for (i, w) in self.weights.iter().enumerate().take(N_FEATURES) {
-            c[i] = w * row[i];
+    /// Each term's contribution for pair `i` of `f`, its columns read by the model's
+    /// attribute layout ([`PairFeatures::value`]).
+    fn contributions(&self, f: &PairFeatures, i: usize) -> Vec<f64> {
+        let columns = self.columns();
+        let mut c = vec![0.0; columns + self.tokens.len()];
+        for (j, w) in self.weights.iter().enumerate().take(columns) {
+            c[j] = w * f.value(i, j, &self.attributes);
         }
-        for t in differing {
+        for t in &f.differing[i] {
             if let Ok(j) = self.tokens.binary_search(t) {
-                c[N_FEATURES + j] = self.token_weights[j];
+                c[columns + j] = self.token_weights[j];
             }
         }
         c
@@ -1339,15 +1373,18 @@ fn token_vocabulary(f: &PairFeatures, params: &LogisticParams) -> Vec<String> {
 ///
 /// Column-major: the optimiser's gradient multiplies the transpose by a vector, which then
 /// reads each column contiguously (row-major makes that product several times slower).
-fn design(f: &PairFeatures, tokens: &[String]) -> Array2<f32> {
-    let mut x = Array2::zeros((f.len(), N_FEATURES + tokens.len()).f());
-    for ((i, j), v) in f.x.indexed_iter() {
-        x[[i, j]] = *v as f32;
+fn design(f: &PairFeatures, attributes: &[String], tokens: &[String]) -> Array2<f32> {
+    let columns = N_FEATURES + 2 * attributes.len();
+    let mut x = Array2::zeros((f.len(), columns + tokens.len()).f());
+    for i in 0..f.len() {
+        for j in 0..columns {
+            x[[i, j]] = f.value(i, j, attributes) as f32;
+        }
     }
     for (i, d) in f.differing.iter().enumerate() {
         for t in d {
             if let Ok(j) = tokens.binary_search(t) {
-                x[[i, N_FEATURES + j]] = 1.0;
+                x[[i, columns + j]] = 1.0;
             }
         }
     }
@@ -1388,7 +1425,11 @@ mod tests {
 
     fn plain(x: Array2<f64>) -> PairFeatures {
         let differing = vec![Vec::new(); x.nrows()];
-        PairFeatures { x, differing }
+        PairFeatures {
+            x,
+            differing,
+            attributes: Vec::new(),
+        }
     }
 
     fn accuracy(model: &MatchModel, f: &PairFeatures, y: &[bool]) -> f64 {

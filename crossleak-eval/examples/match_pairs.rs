@@ -118,13 +118,13 @@ fn run(args: &Args) -> crossleak::Result<()> {
     }
     let r = &test.roles;
     println!(
-        "roles: title={} brand={} price={} category={} model={} unused=[{}]",
+        "roles: title={} brand={} price={} category={} model={} other=[{}]",
         r.title,
         r.brand.as_deref().unwrap_or("-"),
         r.price.as_deref().unwrap_or("-"),
         r.category.as_deref().unwrap_or("-"),
         r.model.as_deref().unwrap_or("-"),
-        r.unused.join(", ")
+        r.other.join(", ")
     );
     let fit_started = Instant::now();
     let run = if args.unsupervised {

@@ -8,8 +8,9 @@
 //! `brand` or `manufacturer`, the price `price`, the category `category`, the model number
 //! `modelno`, `model`, `model_number`, `mpn`, `part_number` or `sku` (added to the title
 //! when the title does not already hold it, so model codes and numbers are compared with the
-//! title's); `description` and any other attribute are kept but not used for matching (the
-//! roles are reported).
+//! title's). Every other attribute (`description`, `authors`, `year`, ...) is compared
+//! generically ([`crossleak::features::attribute_similarity`]) and gives the supervised model a
+//! similarity and a presence column of its own (the roles are reported).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct Record {
     pub price: Option<f64>,
     /// Category.
     pub category: Option<String>,
+    /// Values of the attributes without a role, in the order of [`Roles::other`].
+    pub other: Vec<Option<String>>,
 }
 
 /// Which attribute of a file plays which role.
@@ -59,8 +62,9 @@ pub struct Roles {
     /// Attribute used as the model number.
     #[serde(default)]
     pub model: Option<String>,
-    /// Attributes present but not used for matching.
-    pub unused: Vec<String>,
+    /// Attributes without a role, compared generically.
+    #[serde(alias = "unused")]
+    pub other: Vec<String>,
 }
 
 impl Roles {
@@ -99,7 +103,7 @@ impl Roles {
         .into_iter()
         .flatten()
         .collect();
-        let unused = attributes
+        let other = attributes
             .iter()
             .filter(|a| !used.contains(a))
             .cloned()
@@ -110,7 +114,7 @@ impl Roles {
             price,
             category,
             model,
-            unused,
+            other,
         }
     }
 }
@@ -141,6 +145,21 @@ impl LabeledPairs {
     /// True when there are no pairs.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
+    }
+
+    /// For each pair, the left and right values of each attribute without a role.
+    pub fn other_values(&self) -> Vec<Vec<(Option<&str>, Option<&str>)>> {
+        self.left
+            .iter()
+            .zip(&self.right)
+            .map(|(l, r)| {
+                l.other
+                    .iter()
+                    .zip(&r.other)
+                    .map(|(a, b)| (a.as_deref(), b.as_deref()))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Every title of the file, left and right.
@@ -275,6 +294,11 @@ fn records(
     let price = column(&roles.price)?;
     let category = column(&roles.category)?;
     let model = column(&roles.model)?;
+    let other = roles
+        .other
+        .iter()
+        .map(|a| text_column(df, table, &format!("{prefix}{a}")))
+        .collect::<Result<Vec<_>>>()?;
     let get = |c: &Option<Vec<Option<String>>>, i: usize| c.as_ref().and_then(|v| v[i].clone());
     let mut unparsed = 0;
     let out = (0..title.len())
@@ -289,6 +313,7 @@ fn records(
                 brand: get(&brand, i),
                 price,
                 category: get(&category, i),
+                other: other.iter().map(|c| c[i].clone()).collect(),
             }
         })
         .collect();
@@ -394,6 +419,7 @@ impl RecordAnalyzer {
             .map(|i| pair_row(&lt[i], &la[i], &rt[i], &ra[i]))
             .collect();
         PairFeatures::from_rows(rows)
+            .with_attributes(pairs.roles.other.clone(), &pairs.other_values())
     }
 
     /// Features of the pairs of several files taken together, where the pairs of one left
@@ -857,12 +883,12 @@ mod tests {
         assert_eq!(r.title, "name");
         assert_eq!(r.brand.as_deref(), Some("manufacturer"));
         assert_eq!(r.price.as_deref(), Some("price"));
-        assert_eq!(r.unused, ["description"]);
+        assert_eq!(r.other, ["description"]);
         let r = Roles::of(&["text".into()]);
         assert_eq!(r.title, "text");
         let r = Roles::of(&["title".into(), "modelno".into(), "colour".into()]);
         assert_eq!(
-            (r.model.as_deref(), r.unused.as_slice()),
+            (r.model.as_deref(), r.other.as_slice()),
             (Some("modelno"), &["colour".to_string()][..])
         );
     }
