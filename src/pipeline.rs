@@ -134,9 +134,10 @@ pub struct MatchParams {
     /// that does not depend on row order) and match them, once to match the other listings
     /// with it. Memory then holds the home index, the sample and one chunk of listings.
     pub fit_listings: usize,
-    /// A file of candidate pairs an analyst has labelled ([`PairLabels`]; default none): the
-    /// unsupervised model is fitted with the labelled pairs of its fitting sample held at their
-    /// labels, and every labelled pair is decided by its label.
+    /// A file of candidate pairs an analyst has labelled
+    /// ([`PairLabels`](crate::ingest::PairLabels); default none): the unsupervised model is
+    /// fitted with the labelled pairs of its fitting sample held at their labels, and every
+    /// labelled pair is decided by its label.
     pub labels: Option<PathBuf>,
     /// How many candidate pairs `review_pairs.csv` puts to the analyst (default 50): the
     /// listings of the fitting sample whose match the model is least sure of, each with its
