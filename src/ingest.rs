@@ -711,7 +711,7 @@ impl Inputs {
 /// `label` (`1`/`0`, `true`/`false`, `yes`/`no`; other columns are ignored, rows with an empty
 /// label are skipped), such as the detector's `review_pairs.csv` with its `label` column
 /// filled in.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PairLabels {
     by_listing: HashMap<String, Vec<(String, bool)>>,
     count: usize,
@@ -1065,7 +1065,7 @@ fn read_catalog_scan(
         latest: Date::today().add_days(1),
     };
     stream_frames(table, path, scan.frame, chunk_rows, |df| {
-        let chunk = check.accept(&Table::of_frame(&df, table, used, check.latest)?);
+        let chunk = check.accept(&Table::of_frame(&df, table, used, check.latest)?, None);
         if chunk.is_empty() {
             Ok(())
         } else {
@@ -1077,6 +1077,91 @@ fn read_catalog_scan(
     }
     record(report, kind, path, check.rows_read, check.rejected);
     Ok(())
+}
+
+/// One partition of a catalog table as a cluster engine hands it over: a DataFrame of the
+/// table's own columns (any order, names mapped by `columns` as for a file) and each row's
+/// 1-based row number in the whole table. Its rows are validated as [`read_catalog_chunks`]
+/// validates a file's, and [`PartitionRows::accept`] gives the accepted records, in the
+/// frame's order, with the rejected rows.
+#[derive(Debug)]
+pub struct PartitionRows<'a> {
+    /// Which table the rows belong to (products or catalog).
+    pub kind: TableKind,
+    /// The table's column renames.
+    pub columns: &'a ColumnMap,
+    /// The table as named in messages (its file on the driver).
+    pub name: &'a Path,
+    /// The rows.
+    pub frame: DataFrame,
+    /// Each row's 1-based number in the whole table, as many as the frame has rows.
+    pub numbers: &'a [usize],
+}
+
+/// What [`PartitionRows::accept`] gives: the accepted records and the rows rejected, each
+/// with its row number and reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcceptedRows {
+    /// The accepted records, in the frame's order.
+    pub catalog: Catalog,
+    /// The rejected rows, in the frame's order.
+    pub rejected: Vec<RejectedRow>,
+}
+
+impl PartitionRows<'_> {
+    /// Validates the rows. Duplicate ids within the frame are rejected as a file's are (the
+    /// first kept); duplicates across partitions are for the caller to rule out. A missing
+    /// required column, a column of the wrong type or row numbers that do not match the
+    /// frame are errors.
+    pub fn accept(self) -> Result<AcceptedRows> {
+        let PartitionRows {
+            kind,
+            columns,
+            name,
+            frame,
+            numbers,
+        } = self;
+        not_sales(kind)?;
+        validate_column_map(kind, columns)?;
+        let table = kind.name();
+        if numbers.len() != frame.height() {
+            return Err(Error::Config(format!(
+                "{table}: a partition of {} rows came with {} row numbers",
+                frame.height(),
+                numbers.len()
+            )));
+        }
+        let scan = Scan {
+            frame: frame.lazy(),
+            decompressed: None,
+        };
+        let (scan, used) = select_columns(name, kind, columns, scan, false)?;
+        let df = scan
+            .frame
+            .collect()
+            .map_err(|e| polars_failure(table, name, e))?;
+        let id_col = match kind {
+            TableKind::Products => "product_id",
+            _ => "listing_id",
+        };
+        let mut check = CatalogCheck {
+            kind,
+            id_col,
+            first_row: HashMap::new(),
+            rejected: Vec::new(),
+            rows_read: 0,
+            filled: false,
+            latest: Date::today().add_days(1),
+        };
+        let catalog = check.accept(
+            &Table::of_frame(&df, table, &used, check.latest)?,
+            Some(numbers),
+        );
+        Ok(AcceptedRows {
+            catalog,
+            rejected: check.rejected,
+        })
+    }
 }
 
 /// Validation state carried from one chunk of a catalog file to the next.
@@ -1094,12 +1179,14 @@ struct CatalogCheck {
 
 impl CatalogCheck {
     /// The accepted records of the next rows of the file; rejects go to `self.rejected`.
-    fn accept(&mut self, table: &Table) -> Catalog {
+    /// `numbers`: each row's 1-based row number in the whole table, when the rows are not the
+    /// ones following those read so far (a partition of a table cut elsewhere).
+    fn accept(&mut self, table: &Table, numbers: Option<&[usize]>) -> Catalog {
         let (kind, id_col) = (self.kind, self.id_col);
         let foreign = kind == TableKind::Catalog;
         let mut out = Catalog::new(kind);
         for i in 0..table.height {
-            let row = self.rows_read + i + 1;
+            let row = numbers.map_or(self.rows_read + i + 1, |n| n[i]);
             if table.is_blank(i) {
                 self.rejected
                     .push(reject(kind, row, (id_col, BLANK_ROW.into())));

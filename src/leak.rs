@@ -197,7 +197,7 @@ pub struct LeakAlert {
 }
 
 /// A matched listing as `leak` needs it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatchedListing {
     /// Listing index.
     pub listing: usize,
@@ -243,7 +243,7 @@ pub struct ListingInfo<'a> {
 /// Counts over the whole foreign catalog that the seller statistics need: listings per seller
 /// and per listing day. They are added up a listing at a time, so a catalog read in chunks
 /// never has to be held whole.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingTotals {
     per_seller: BTreeMap<String, usize>,
     per_day: BTreeMap<i32, usize>,

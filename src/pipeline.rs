@@ -1,7 +1,6 @@
 //! `Detector` and `DetectorParams`: one call from inputs to a [`Report`].
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,16 +13,11 @@ use crate::features::{
 };
 use crate::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
-    fingerprint, read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport,
-    InputPaths, Inputs, PairLabels, TableKind,
+    read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport, InputPaths,
+    Inputs, TableKind,
 };
-use crate::leak::{
-    self, CategoryFinding, ControlGroup, LeakAlert, LeakParams, ListingInfo, ListingTotals,
-    MatchEvidence, MatchedListing, ProductInfo, SellerFinding,
-};
-use crate::matcher::{
-    best_per_query, condition_on_labels, MatchModel, MixtureModel, MixtureParams, ReviewPair,
-};
+use crate::leak::{CategoryFinding, ControlGroup, LeakAlert, LeakParams, SellerFinding};
+use crate::matcher::{MatchModel, MixtureParams, ReviewPair};
 use crate::progress::{Progress, Running, Silent, Stage};
 use crate::rates::{main_currency, ExchangeRates};
 use crate::report;
@@ -31,6 +25,10 @@ use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
 use crate::text::Normalizer;
 use crate::trend::{self, check_range, BestsellerEvent, DemandGrid, TrendParams};
 use crate::{Date, Error, Result};
+
+pub mod engine;
+
+use engine::{Matched, SampleScores, Survey};
 
 /// Foreign listings analysed, searched and scored together; memory for analysed titles is
 /// bounded by this many listings.
@@ -136,9 +134,10 @@ pub struct MatchParams {
     /// that does not depend on row order) and match them, once to match the other listings
     /// with it. Memory then holds the home index, the sample and one chunk of listings.
     pub fit_listings: usize,
-    /// A file of candidate pairs an analyst has labelled ([`PairLabels`]; default none): the
-    /// unsupervised model is fitted with the labelled pairs of its fitting sample held at their
-    /// labels, and every labelled pair is decided by its label.
+    /// A file of candidate pairs an analyst has labelled
+    /// ([`PairLabels`](crate::ingest::PairLabels); default none): the unsupervised model is
+    /// fitted with the labelled pairs of its fitting sample held at their labels, and every
+    /// labelled pair is decided by its label.
     pub labels: Option<PathBuf>,
     /// How many candidate pairs `review_pairs.csv` puts to the analyst (default 50): the
     /// listings of the fitting sample whose match the model is least sure of, each with its
@@ -673,214 +672,77 @@ impl Detector {
         })
     }
 
+    /// The run's steps over the listings, one chunk at a time as a cluster job runs them one
+    /// partition at a time (see [`engine`]): survey, the fitting sample's pass, the fit, the
+    /// other listings' pass, the report.
     fn detect_in_pool(&self, home: &FittedHome, listings: Listings<'_>) -> Result<Report> {
-        let p = &self.params;
-        let FittedHome {
-            products,
-            grid,
-            sales_rows,
-            bestsellers,
-            scorer,
-            ..
-        } = home;
-        let sales_rows = *sales_rows;
-        let bestsellers = bestsellers.clone();
-        let mut ingest = home.ingest.clone();
         // A first pass over the listings validates them and counts what the statistics need.
         let progress = &*self.progress;
         let running = Running::start(progress, Stage::Survey, listings.known_len());
-        let survey = listings.survey(p.matching.fit_listings, &mut ingest, progress)?;
-        running.finish();
-        if survey.listings == 0 {
-            return Err(no_rows(&ingest, TableKind::Catalog));
+        let mut survey = Survey::new(home);
+        let mut read = IngestReport::default();
+        listings.for_each_chunk(&mut read, |c, rows| {
+            progress.advance(rows.len() as u64);
+            survey.add(c, rows)
+        })?;
+        let mut rejected = read.rejected;
+        for t in read.tables {
+            let (these, others) = rejected.into_iter().partition(|r| r.table == t.table);
+            rejected = others;
+            survey.record_read(&t.path, t.rows_read, these);
         }
+        running.finish();
 
-        // Matching: candidates and features against the home index, then the match model.
-        let labels = match &p.matching.labels {
-            Some(path) => PairLabels::read(path)?,
-            None => PairLabels::default(),
-        };
-        let known = Known {
-            labels: &labels,
-            products: &products.id,
-        };
-        let mut matched = Matched::default();
-        let mut review = Vec::new();
-        let mut rates = ExchangeRates::configured(
-            scorer.home_currency().map(str::to_string),
-            &p.matching.exchange_rates,
-        );
-        let (match_model, fit_listings) = match &self.model {
-            Some(model) => {
-                let running = Running::start(progress, Stage::Match, Some(survey.listings as u64));
-                listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
-                    let n = rows.len() as u64;
-                    matched.score_and_keep(scorer, model, &rates, c, rows, known);
-                    progress.advance(n);
-                    Ok(())
-                })?;
-                running.finish();
-                (model.clone(), 0)
-            }
-            None => {
-                // The model is fitted on every listing when there are at most `fit_listings`,
-                // else on those whose id fingerprints are the `fit_listings` smallest; in id
-                // order either way, so neither the file's row order nor its cutting matters.
-                // Each listing is scored once: the sample's pairs are kept for prediction.
-                let sample = listings.sample(survey.sample_below)?;
-                let running = Running::start(progress, Stage::Fit, Some(sample.len() as u64));
-                let mut pairs = Vec::new();
-                let mut features = PairFeatures::default();
-                for start in (0..sample.len()).step_by(LISTING_CHUNK) {
-                    let end = (start + LISTING_CHUNK).min(sample.len());
-                    scorer.score(&sample, start..end, &rates, &mut pairs, &mut features);
-                    progress.advance((end - start) as u64);
-                }
-                let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
-                let row_labels = known.of(&sample, &pairs);
-                let fit = |features: &PairFeatures| -> Result<(MatchModel, Vec<f64>)> {
-                    let model = MatchModel::Mixture(MixtureModel::fit_labelled(
-                        &features.x,
-                        &groups,
-                        &row_labels,
-                        &p.matching.mixture,
-                    )?);
-                    let mut prob = model.predict_grouped(features, &groups);
-                    condition_on_labels(&mut prob, &groups, &row_labels);
-                    Ok((model, prob))
-                };
-                let (mut model, mut prob) = fit(&features)?;
-                if p.matching.learn_exchange_rates {
-                    // Rates of the other currencies from the confident matches, then the
-                    // model again with those prices compared.
-                    let confident = best_per_query(&pairs, &prob, RATE_CONFIDENCE, false);
-                    let mut priced: Vec<RecordAttrs> = (0..sample.len())
-                        .map(|i| {
-                            RecordAttrs::priced(sample.price[i], sample.currency[i].as_deref())
-                        })
-                        .collect();
-                    rates.learn(confident.iter().map(|&i| {
-                        let c = &pairs[i];
-                        (&priced[c.query], scorer.home_attrs(c.target))
-                    }));
-                    if rates.any_learned() {
-                        priced.iter_mut().for_each(|a| rates.convert(a));
-                        reprice(scorer, &priced, &pairs, &mut features);
-                        (model, prob) = fit(&features)?;
-                    }
-                }
-                review = review_pairs(
-                    &sample,
-                    products,
-                    &pairs,
-                    &prob,
-                    &row_labels,
-                    p.matching.review,
-                );
-                matched.keep(&model, &sample, &pairs, &features, &prob);
-                running.finish();
-                if sample.len() < survey.listings {
-                    drop((pairs, features, groups, prob));
-                    // The listings outside the sample, matched with the fitted model.
-                    let running = Running::start(
-                        progress,
-                        Stage::Match,
-                        Some((survey.listings - sample.len()) as u64),
-                    );
-                    listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
-                        let rest: Vec<usize> = rows
-                            .filter(|&i| fingerprint(&c.id[i]) >= survey.sample_below)
-                            .collect();
-                        let rest = c.select(&rest);
-                        matched.score_and_keep(scorer, &model, &rates, &rest, 0..rest.len(), known);
-                        progress.advance(rest.len() as u64);
-                        Ok(())
-                    })?;
-                    running.finish();
-                }
-                (model, sample.len())
-            }
-        };
-        let matched = matched.in_id_order();
+        // Matching: the model is fitted on every listing when there are at most
+        // `fit_listings`, else on those whose id fingerprints are the `fit_listings`
+        // smallest; in id order either way. Each listing is scored once: the sample's pairs
+        // are kept for prediction.
+        let sample = self.sample(&survey);
+        let mut scores = Vec::new();
+        let running = (!sample.is_empty() && survey.listings() > 0).then(|| {
+            Running::start(
+                progress,
+                Stage::Fit,
+                Some(survey.listings().min(self.params.matching.fit_listings) as u64),
+            )
+        });
+        if running.is_some() {
+            listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+                let part = SampleScores::of(home, sample, c, rows)?;
+                progress.advance(part.listings() as u64);
+                scores.push(part);
+                Ok(())
+            })?;
+        }
+        let fitted = self.fit_sample_in_pool(home, &survey, scores)?;
+        if let Some(running) = running {
+            running.finish();
+        }
+        // The listings outside the sample, matched with the fitted model.
+        let mut matched = Vec::new();
+        if fitted.fit_listings() < survey.listings() {
+            let running = Running::start(
+                progress,
+                Stage::Match,
+                Some((survey.listings() - fitted.fit_listings()) as u64),
+            );
+            listings.for_each_chunk(&mut IngestReport::default(), |c, rows| {
+                let n = rows
+                    .clone()
+                    .filter(|&i| !fitted.plan().sample().contains(&c.id[i]))
+                    .count();
+                matched.push(Matched::of(home, fitted.plan(), c, rows));
+                progress.advance(n as u64);
+                Ok(())
+            })?;
+            running.finish();
+        }
 
         // Leak: temporal linking and seller statistics.
         let running = Running::start(progress, Stage::Evidence, None);
-        let info = ListingInfo {
-            id: &matched.id,
-            seller_id: &matched.seller_id,
-            listed_at: &matched.listed_at,
-            source_row: &matched.source_row,
-        };
-        let linked = leak::link(
-            &matched.matches,
-            &bestsellers,
-            products.len(),
-            info,
-            &p.leak,
-        );
-        let first_seen: Vec<Option<Date>> = (0..products.len())
-            .map(|i| {
-                products.listed_at[i].or_else(|| {
-                    let daily = grid.units.get(i)?;
-                    let day = daily.iter().position(|&u| u > 0.0)?;
-                    Some(grid.start.add_days(day as i32))
-                })
-            })
-            .collect();
-        let evidence = leak::evidence(
-            &matched.matches,
-            &linked,
-            &bestsellers,
-            ProductInfo {
-                id: &products.id,
-                category: &products.category,
-                price: &products.price,
-                first_seen: &first_seen,
-            },
-            info,
-            &survey.totals,
-            &p.leak,
-        );
-        let sellers = evidence.sellers;
-        let curves = sales_curves(grid, products, &linked.alerts, &sellers);
+        let report = self.finish_in_pool(home, &survey, fitted, matched)?;
         running.finish();
-
-        let summary = RunSummary {
-            products: products.len(),
-            sales_rows,
-            listings: survey.listings,
-            fit_listings,
-            bestsellers: bestsellers.len(),
-            candidate_pairs: matched.candidate_pairs,
-            matched_listings: matched.matches.len(),
-            alerts: linked.alerts.len(),
-            pre_existing: linked.pre_existing.len(),
-            outside_window: linked.outside_window.len(),
-            sellers: sellers.len(),
-            flagged_sellers: sellers.iter().filter(|s| s.stats.flagged).count(),
-            categories: evidence.categories.len(),
-            flagged_categories: evidence
-                .categories
-                .iter()
-                .filter(|c| c.stats.flagged)
-                .count(),
-        };
-        Ok(Report {
-            summary,
-            params: p.clone(),
-            ingest,
-            bestsellers,
-            alerts: linked.alerts,
-            pre_existing: linked.pre_existing,
-            outside_window: linked.outside_window,
-            sellers,
-            categories: evidence.categories,
-            controls: evidence.controls,
-            curves,
-            model: match_model,
-            review,
-            exchange_rates: rates,
-        })
+        Ok(report)
     }
 }
 
@@ -1036,14 +898,6 @@ enum Listings<'a> {
     },
 }
 
-/// What the first pass over the listings finds.
-struct Survey {
-    listings: usize,
-    totals: ListingTotals,
-    /// Listings whose sampling key is below this are the model's fitting sample.
-    sample_below: u128,
-}
-
 impl Listings<'_> {
     /// Calls `each` with every chunk of listings (a catalog and the rows of it to take), in
     /// order; rows read from a file are validated on the way and accounted in `report`.
@@ -1070,194 +924,12 @@ impl Listings<'_> {
         }
     }
 
-    /// Counts the listings and their totals per seller and day, and finds the sampling key
-    /// below which the `fit_listings` listings of the model's fitting sample lie (all of them
-    /// when there are no more). The file's table accounting is added to `report`.
     /// The number of listings when they are in memory.
     fn known_len(&self) -> Option<u64> {
         match self {
             Listings::Memory(catalog) => Some(catalog.len() as u64),
             Listings::File { .. } => None,
         }
-    }
-
-    fn survey(
-        &self,
-        fit_listings: usize,
-        report: &mut IngestReport,
-        progress: &dyn Progress,
-    ) -> Result<Survey> {
-        let mut totals = ListingTotals::default();
-        // The `fit_listings` smallest keys so far, largest on top.
-        let mut smallest: BinaryHeap<u128> = BinaryHeap::new();
-        let mut listings = 0;
-        let mut read = IngestReport::default();
-        self.for_each_chunk(&mut read, |c, rows| {
-            progress.advance(rows.len() as u64);
-            for i in rows {
-                totals.add(c.seller_id[i].as_deref(), listing_date(c, i)?);
-                let key = fingerprint(&c.id[i]);
-                if smallest.len() < fit_listings {
-                    smallest.push(key);
-                } else if smallest.peek().is_some_and(|&top| key < top) {
-                    smallest.pop();
-                    smallest.push(key);
-                }
-                listings += 1;
-            }
-            Ok(())
-        })?;
-        report.tables.extend(read.tables);
-        report.rejected.extend(read.rejected);
-        let sample_below = if listings <= fit_listings {
-            u128::MAX
-        } else {
-            smallest.peek().map_or(0, |&top| top.saturating_add(1))
-        };
-        Ok(Survey {
-            listings,
-            totals,
-            sample_below,
-        })
-    }
-
-    /// The listings whose sampling key is below `below`, in id order; every listing when
-    /// `below` is `u128::MAX` (a catalog held in memory is then borrowed as it is).
-    fn sample(&self, below: u128) -> Result<Cow<'_, Catalog>> {
-        if let (Listings::Memory(catalog), u128::MAX) = (self, below) {
-            return Ok(Cow::Borrowed(catalog));
-        }
-        let mut sample = Catalog::new(TableKind::Catalog);
-        self.for_each_chunk(&mut IngestReport::default(), |c, rows| {
-            let picked: Vec<usize> = rows
-                .filter(|&i| below == u128::MAX || fingerprint(&c.id[i]) < below)
-                .collect();
-            sample.append(c.select(&picked));
-            Ok(())
-        })?;
-        Ok(Cow::Owned(sample.sorted_by_id()))
-    }
-}
-
-/// The listings matched so far, with what `leak` needs of each.
-#[derive(Default)]
-struct Matched {
-    matches: Vec<MatchedListing>,
-    id: Vec<String>,
-    seller_id: Vec<Option<String>>,
-    listed_at: Vec<Date>,
-    source_row: Vec<usize>,
-    candidate_pairs: usize,
-}
-
-impl Matched {
-    /// Scores listings `rows` of `catalog` and keeps each one's match.
-    fn score_and_keep(
-        &mut self,
-        scorer: &ListingScorer,
-        model: &MatchModel,
-        rates: &ExchangeRates,
-        catalog: &Catalog,
-        rows: Range<usize>,
-        known: Known<'_>,
-    ) {
-        let mut pairs = Vec::new();
-        let mut features = PairFeatures::default();
-        scorer.score(catalog, rows, rates, &mut pairs, &mut features);
-        let groups: Vec<usize> = pairs.iter().map(|c| c.query).collect();
-        let mut prob = model.predict_grouped(&features, &groups);
-        condition_on_labels(&mut prob, &groups, &known.of(catalog, &pairs));
-        self.keep(model, catalog, &pairs, &features, &prob);
-    }
-
-    /// Keeps the match of each listing of `catalog` among scored `pairs`, if it has one.
-    fn keep(
-        &mut self,
-        model: &MatchModel,
-        catalog: &Catalog,
-        pairs: &[CandidatePair],
-        features: &PairFeatures,
-        prob: &[f64],
-    ) {
-        self.candidate_pairs += pairs.len();
-        let pooled = matches!(model, MatchModel::Mixture(_));
-        for i in best_per_query(pairs, prob, model.threshold(), pooled) {
-            let r = features.x.row(i);
-            let get = |f: Feature| r[f.index()];
-            let present = |v: Feature, has: Feature| (get(has) > 0.5).then(|| get(v));
-            let listing = pairs[i].query;
-            self.matches.push(MatchedListing {
-                listing: self.id.len(),
-                product: pairs[i].target,
-                probability: prob[i],
-                evidence: MatchEvidence {
-                    word_cosine: get(Feature::WordCosine),
-                    char_cosine: get(Feature::CharCosine),
-                    token_jaccard: get(Feature::TokenJaccard),
-                    number_agreement: present(Feature::NumberAgreement, Feature::HasNumbers),
-                    price_similarity: present(Feature::PriceSimilarity, Feature::HasPrice),
-                    explanation: model.explain(features, i, 3),
-                },
-            });
-            self.id.push(catalog.id[listing].clone());
-            self.seller_id.push(catalog.seller_id[listing].clone());
-            // The survey has checked that every listing has its date.
-            self.listed_at
-                .push(catalog.listed_at[listing].unwrap_or(Date(i32::MIN)));
-            self.source_row.push(catalog.source_row[listing]);
-        }
-    }
-
-    /// The same matches ordered by listing id.
-    fn in_id_order(self) -> Matched {
-        if self.id.windows(2).all(|w| w[0] <= w[1]) {
-            return self;
-        }
-        let mut rows: Vec<(String, MatchedListing, Option<String>, Date, usize)> = self
-            .id
-            .into_iter()
-            .zip(self.matches)
-            .zip(self.seller_id)
-            .zip(self.listed_at.into_iter().zip(self.source_row))
-            .map(|(((id, m), seller), (date, row))| (id, m, seller, date, row))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Matched {
-            candidate_pairs: self.candidate_pairs,
-            ..Matched::default()
-        };
-        for (listing, (id, m, seller, date, row)) in rows.into_iter().enumerate() {
-            out.matches.push(MatchedListing { listing, ..m });
-            out.id.push(id);
-            out.seller_id.push(seller);
-            out.listed_at.push(date);
-            out.source_row.push(row);
-        }
-        out
-    }
-}
-
-/// The analyst's labels and the home product ids their pairs name.
-#[derive(Clone, Copy)]
-struct Known<'a> {
-    labels: &'a PairLabels,
-    products: &'a [String],
-}
-
-impl Known<'_> {
-    /// The label of each of `pairs` (queries are rows of `catalog`); empty when nothing is
-    /// labelled.
-    fn of(&self, catalog: &Catalog, pairs: &[CandidatePair]) -> Vec<Option<bool>> {
-        if self.labels.is_empty() {
-            return Vec::new();
-        }
-        pairs
-            .iter()
-            .map(|c| {
-                self.labels
-                    .get(&catalog.id[c.query], &self.products[c.target])
-            })
-            .collect()
     }
 }
 

@@ -1,4 +1,5 @@
 //! Integration tests, one crate so polars links once.
+mod engine;
 mod evidence;
 mod image;
 mod ingest;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# crossleak on Spark (local mode) timed beside the single-machine `detect` on the same world,
+# with the outputs compared file for file.
+#
+# Usage: bash benches/spark.sh --setup          # .venv-spark/: pyspark, pyarrow, maturin, and
+#                                                # the crossleak wheel (release build)
+#        bash benches/spark.sh WORLD [CORES]     # WORLD: a folder from `synth` (sales.parquet,
+#                                                # products.csv, catalog.csv); CORES: local[N]
+# The catalog is converted to Parquet (every column as text, as detect reads the CSV) in a
+# temporary folder, and both runs read that file; outputs go there too. WORLD is only read.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv-spark
+if [ "${1:-}" = "--setup" ]; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet pyspark pyarrow maturin
+  rm -rf target/wheels
+  "$venv/bin/maturin" build --release --quiet --out target/wheels
+  "$venv/bin/pip" install --quiet --force-reinstall --no-deps target/wheels/crossleak-*.whl
+  exit 0
+fi
+world=${1:?usage: bash benches/spark.sh WORLD [CORES] (or --setup first)}
+cores=${2:-2}
+py="$venv/bin/python"
+cargo build --release --quiet --example detect
+bin="${CARGO_TARGET_DIR:-target}/release/examples/detect"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+catalog="$tmp/catalog.parquet"
+"$py" - "$world/catalog.csv" "$catalog" <<'PY'
+import sys
+import pyarrow.csv as csv, pyarrow.parquet as pq
+# Every column as text, as detect reads a CSV; 100,000-row groups for Spark to split on.
+import csv as text
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    names = next(text.reader(f))
+table = csv.read_csv(sys.argv[1], convert_options=csv.ConvertOptions(column_types={n: "string" for n in names}, strings_can_be_null=True))
+pq.write_table(table, sys.argv[2], row_group_size=100_000)
+PY
+echo "world: $world ($(($(wc -l <"$world/catalog.csv") - 1)) listings), local[$cores]"
+start=$(date +%s.%N)
+"$bin" --sales "$world/sales.parquet" --products "$world/products.csv" --catalog "$catalog" \
+  --threads "$cores" --out "$tmp/detect" >/dev/null
+end=$(date +%s.%N)
+echo "detect: $(echo "$end - $start" | bc) s"
+"$py" - "$world" "$catalog" "$tmp/spark" "$cores" <<'PY'
+import sys, time
+from pyspark.sql import SparkSession
+from crossleak.spark import detect_spark
+world, catalog, out, cores = sys.argv[1:5]
+spark = (SparkSession.builder.master(f"local[{cores}]").config("spark.driver.host", "127.0.0.1")
+         .config("spark.ui.enabled", "false").config("spark.driver.memory", "6g")
+         .config("spark.driver.maxResultSize", "2g")
+         # Partitions of a few row groups each, so every core gets work.
+         .config("spark.sql.files.maxPartitionBytes", "8m").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+t = time.time()
+s = detect_spark(spark, f"{world}/sales.parquet", f"{world}/products.csv", catalog, out)
+print(f"detect_spark: {time.time() - t:.1f} s ({s['listings']} listings, {s['alerts']} alerts, "
+      f"{s['flagged_sellers']} sellers flagged)")
+spark.stop()
+PY
+for f in report.json alerts.csv sellers.csv categories.csv review_pairs.csv report.html; do
+  if cmp -s "$tmp/detect/$f" "$tmp/spark/$f"; then echo "$f: identical"; else echo "$f: DIFFERS"; fi
+done
