@@ -661,7 +661,12 @@ fn assemble(parts: Vec<SampleScores>) -> Result<(Catalog, Vec<CandidatePair>, Pa
     }
     let x = Array2::from_shape_vec((pairs.len(), N_FEATURES), x)
         .map_err(|e| Error::Config(format!("pass 1 feature rows: {e}")))?;
-    Ok((sample, pairs, PairFeatures { x, differing }))
+    let features = PairFeatures {
+        x,
+        differing,
+        attributes: Vec::new(),
+    };
+    Ok((sample, pairs, features))
 }
 
 impl FittedHome {
