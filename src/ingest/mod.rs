@@ -1058,20 +1058,8 @@ fn read_catalog_scan(
     report: &mut IngestReport,
     mut each: impl FnMut(Catalog) -> Result<()>,
 ) -> Result<()> {
-    let id_col = match kind {
-        TableKind::Products => "product_id",
-        _ => "listing_id",
-    };
     let table = kind.name();
-    let mut check = CatalogCheck {
-        kind,
-        id_col,
-        first_row: HashMap::new(),
-        rejected: Vec::new(),
-        rows_read: 0,
-        filled: false,
-        latest: Date::today().add_days(1),
-    };
+    let mut check = CatalogCheck::new(kind);
     stream_frames(table, path, scan.frame, chunk_rows, |df| {
         let chunk = check.accept(&Table::of_frame(&df, table, used, check.latest)?, None);
         if chunk.is_empty() {
@@ -1148,19 +1136,7 @@ impl PartitionRows<'_> {
             .frame
             .collect()
             .map_err(|e| polars_failure(table, name, e))?;
-        let id_col = match kind {
-            TableKind::Products => "product_id",
-            _ => "listing_id",
-        };
-        let mut check = CatalogCheck {
-            kind,
-            id_col,
-            first_row: HashMap::new(),
-            rejected: Vec::new(),
-            rows_read: 0,
-            filled: false,
-            latest: Date::today().add_days(1),
-        };
+        let mut check = CatalogCheck::new(kind);
         let catalog = check.accept(
             &Table::of_frame(&df, table, &used, check.latest)?,
             Some(numbers),
@@ -1186,6 +1162,22 @@ struct CatalogCheck {
 }
 
 impl CatalogCheck {
+    /// The state before the first chunk of a `kind` table (products or catalog).
+    fn new(kind: TableKind) -> CatalogCheck {
+        CatalogCheck {
+            kind,
+            id_col: match kind {
+                TableKind::Products => "product_id",
+                _ => "listing_id",
+            },
+            first_row: HashMap::new(),
+            rejected: Vec::new(),
+            rows_read: 0,
+            filled: false,
+            latest: Date::today().add_days(1),
+        }
+    }
+
     /// The accepted records of the next rows of the file; rejects go to `self.rejected`.
     /// `numbers`: each row's 1-based row number in the whole table, when the rows are not the
     /// ones following those read so far (a partition of a table cut elsewhere).
