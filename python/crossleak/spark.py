@@ -9,8 +9,9 @@ The steps are those of `crossleak::pipeline::engine` (see docs/SPARK.md):
 3. pass 2: every partition matches its other listings with the model;
 4. the driver links, tests and writes the report.
 
-Each executor's Python worker fits the home side once, from copies of the home files that
-`SparkContext.addFile` ships, and checks them against the spec's digest. Listing ids must be
+Each executor's Python worker fits the matching half of the home side (products and their
+index) once, from copies of the home files that `SparkContext.addFile` ships, and checks
+them against the spec's digest. Listing ids must be
 unique across the whole catalog: a Spark group-by checks that before any work.
 """
 
@@ -36,7 +37,10 @@ def _home(spec, digest, sales, products, catalog):
     if home is None:
         from pyspark import SparkFiles
 
-        home = _native.Home(spec, SparkFiles.get(sales), SparkFiles.get(products), catalog)
+        # A worker's home side: the products and their index (the sales only hashed).
+        home = _native.Home(
+            spec, SparkFiles.get(sales), SparkFiles.get(products), catalog, driver=False
+        )
         _HOMES.clear()
         _HOMES[digest] = home
     return home
