@@ -23,9 +23,11 @@
 //! Before ingest, [`image`] computes the optional `image_phash` column: 64-bit DCT perceptual
 //! hashes of product image files, compared by Hamming similarity in [`features`].
 //!
-//! [`pipeline::Detector`] ties them together; [`synth`] makes seeded worlds with ground truth
-//! and [`eval`] scores results against it; [`trend_eval`] measures the onset stage on real
-//! Complete Journey demand curves with injected rises, promotions and launches.
+//! [`pipeline::Detector`] ties them together, running the foreign catalog a chunk at a time
+//! through the steps of [`pipeline::engine`], which a cluster engine (Apache Spark:
+//! `python/crossleak/spark.py`) runs one partition at a time; [`synth`] makes seeded worlds
+//! with ground truth and [`eval`] scores results against it; [`trend_eval`] measures the onset
+//! stage on real Complete Journey demand curves with injected rises, promotions and launches.
 //!
 //! ```
 //! # fn main() -> crossleak::Result<()> {
