@@ -102,13 +102,14 @@ def _step(step, spec, digest, files, arg):
 
 
 def read_catalog(spark, catalog):
-    """The catalog file (Parquet, recommended, or CSV with a header; every CSV column read as
-    text, as `detect` reads it) as a DataFrame with its 1-based row numbers in column `ROW`:
+    """The catalog (a path ending in `.csv` or `.csv.gz`: CSV with a header, every column read
+    as text, as `detect` reads it; any other path: Parquet, a file or a folder of files,
+    recommended) as a DataFrame with its 1-based row numbers in column `ROW`:
     the order Spark reads the rows in, which for one file is the file's order (Spark's CSV
     reader skips blank lines, which `detect` counts as rejected rows)."""
     from pyspark.sql import functions as F
 
-    if catalog.lower().endswith((".parquet", ".pq")) or os.path.isdir(catalog):
+    if not catalog.lower().endswith((".csv", ".csv.gz")):
         df = spark.read.parquet(catalog)
     else:
         df = spark.read.csv(
