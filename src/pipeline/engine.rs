@@ -28,7 +28,6 @@
 //!
 //! ```no_run
 //! # fn main() -> crossleak::Result<()> {
-//! use crossleak::ingest::{read_catalog, TableKind};
 //! use crossleak::pipeline::engine::{Matched, SampleScores, Survey};
 //! use crossleak::pipeline::{Detector, DetectorParams};
 //! use crossleak::InputPaths;
