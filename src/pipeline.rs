@@ -750,8 +750,9 @@ impl Detector {
 /// What a worker of a cluster job needs to rebuild the home side, as JSON: the home files'
 /// paths on the driver, the column maps, the detector parameters and a digest of all of them
 /// (file bytes included). A worker fits the home side from its own copies of the files with
-/// [`HomeSpec::fit`], which refuses copies or parameters that do not match the digest, so
-/// every worker scores against the same home side as the driver.
+/// [`HomeSpec::fit`] (or only its matching half, all the per-partition steps of
+/// [`engine`] need, with [`HomeSpec::fit_matching`]), which refuses copies or parameters that
+/// do not match the digest, so every worker scores against the same home side as the driver.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HomeSpec {
