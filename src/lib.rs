@@ -23,9 +23,11 @@
 //! Before ingest, [`image`] computes the optional `image_phash` column: 64-bit DCT perceptual
 //! hashes of product image files, compared by Hamming similarity in [`features`].
 //!
-//! [`pipeline::Detector`] ties them together. The evaluation harnesses live in the
-//! `crossleak-eval` crate of the same workspace: seeded synthetic worlds with ground truth,
-//! scoring against it, the onset stage measured on real demand curves, and the public
+//! [`pipeline::Detector`] ties them together, running the foreign catalog a chunk at a time
+//! through the steps of [`pipeline::engine`], which a cluster engine (Apache Spark:
+//! `python/crossleak/spark.py`) runs one partition at a time. The evaluation harnesses live
+//! in the `crossleak-eval` crate of the same workspace: seeded synthetic worlds with ground
+//! truth, scoring against it, the onset stage measured on real demand curves, and the public
 //! entity-matching benchmarks.
 //!
 //! ```

@@ -669,6 +669,7 @@ impl Detector {
             bestsellers,
             scorer,
             ingest,
+            matching_only: false,
         })
     }
 
@@ -749,8 +750,9 @@ impl Detector {
 /// What a worker of a cluster job needs to rebuild the home side, as JSON: the home files'
 /// paths on the driver, the column maps, the detector parameters and a digest of all of them
 /// (file bytes included). A worker fits the home side from its own copies of the files with
-/// [`HomeSpec::fit`], which refuses copies or parameters that do not match the digest, so
-/// every worker scores against the same home side as the driver.
+/// [`HomeSpec::fit`] (or only its matching half, all the per-partition steps of
+/// [`engine`] need, with [`HomeSpec::fit_matching`]), which refuses copies or parameters that
+/// do not match the digest, so every worker scores against the same home side as the driver.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HomeSpec {
@@ -796,6 +798,60 @@ impl HomeSpec {
     /// the spec's own paths when the files are where the driver had them). Copies whose bytes,
     /// or a spec whose columns or parameters, do not give the spec's digest are an error.
     pub fn fit(&self, sales: &Path, products: &Path) -> Result<FittedHome> {
+        self.check_digest(sales, products)?;
+        let paths = InputPaths {
+            sales: sales.to_path_buf(),
+            products: products.to_path_buf(),
+            catalog: PathBuf::new(),
+        };
+        self.detector()?.fit_home_files(&paths, &self.columns)
+    }
+}
+
+impl HomeSpec {
+    /// Fits only the matching half of the home side from local copies of the spec's files,
+    /// checked against the digest as by [`HomeSpec::fit`]: the home products and the index of
+    /// their titles; the sales are hashed but not read, so no demand grid and no onsets.
+    /// That is all the per-partition steps of a partitioned run need ([`engine::Survey::add`],
+    /// [`engine::SampleScores::of`], [`engine::Matched::of`]), in a fraction of the memory
+    /// and time; [`Detector::finish`] (and so [`Detector::detect`]) refuses it.
+    pub fn fit_matching(&self, sales: &Path, products: &Path) -> Result<FittedHome> {
+        self.check_digest(sales, products)?;
+        let detector = self.detector()?;
+        detector.in_pool(|| {
+            let mut ingest = IngestReport::default();
+            let products = crate::ingest::read_catalog(
+                products,
+                TableKind::Products,
+                &self.columns.products,
+                &mut ingest,
+            )?
+            .sorted_by_id();
+            if products.is_empty() {
+                return Err(no_rows(&ingest, TableKind::Products));
+            }
+            let scorer = ListingScorer::new(&products, &self.params.matching, false);
+            Ok(FittedHome {
+                params: self.params.clone(),
+                logistic: false,
+                products,
+                grid: DemandGrid {
+                    start: Date(0),
+                    days: 0,
+                    units: Vec::new(),
+                    measure: Vec::new(),
+                },
+                sales_rows: 0,
+                bestsellers: Vec::new(),
+                scorer,
+                ingest,
+                matching_only: true,
+            })
+        })
+    }
+
+    /// Refuses copies of the home files, or a spec, that do not give the spec's digest.
+    fn check_digest(&self, sales: &Path, products: &Path) -> Result<()> {
         let digest = home_digest(sales, products, &self.columns, &self.params)?;
         if digest != self.digest {
             return Err(Error::Config(format!(
@@ -805,12 +861,7 @@ impl HomeSpec {
                 self.digest
             )));
         }
-        let paths = InputPaths {
-            sales: sales.to_path_buf(),
-            products: products.to_path_buf(),
-            catalog: PathBuf::new(),
-        };
-        self.detector()?.fit_home_files(&paths, &self.columns)
+        Ok(())
     }
 }
 
@@ -869,6 +920,8 @@ pub struct FittedHome {
     bestsellers: Vec<BestsellerEvent>,
     scorer: ListingScorer,
     ingest: IngestReport,
+    /// Fitted by [`HomeSpec::fit_matching`]: products and index only.
+    matching_only: bool,
 }
 
 impl FittedHome {

@@ -63,14 +63,21 @@ struct Home {
 #[pymethods]
 impl Home {
     /// Fits the home side of `spec` (JSON) from `sales` and `products`, copies that must give
-    /// the spec's digest; `catalog` names the catalog table in the report.
+    /// the spec's digest; `catalog` names the catalog table in the report. `driver`: the whole
+    /// home side (sales, onsets, index), which the driver steps need; otherwise the products
+    /// and their index only, which is all a worker's steps need.
     #[new]
-    fn new(spec: &str, sales: &str, products: &str, catalog: &str) -> PyResult<Home> {
+    #[pyo3(signature = (spec, sales, products, catalog, driver=true))]
+    fn new(spec: &str, sales: &str, products: &str, catalog: &str, driver: bool) -> PyResult<Home> {
         let spec: HomeSpec = from_json("home spec", spec)?;
         let detector = spec.detector().map_err(py_err)?;
-        let home = spec
-            .fit(Path::new(sales), Path::new(products))
-            .map_err(py_err)?;
+        let (sales, products) = (Path::new(sales), Path::new(products));
+        let home = if driver {
+            spec.fit(sales, products)
+        } else {
+            spec.fit_matching(sales, products)
+        }
+        .map_err(py_err)?;
         Ok(Home {
             spec,
             detector,

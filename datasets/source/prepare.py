@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the small source files that `crossleak::synth` embeds with `include_bytes!`.
+"""Regenerate the small source files that `crossleak_eval::synth` embeds with `include_bytes!`.
 
 Reads the public datasets under /work/shared/datasets (or the directory given as the first
 argument) and writes, next to this script:

@@ -9,8 +9,9 @@ The steps are those of `crossleak::pipeline::engine` (see docs/SPARK.md):
 3. pass 2: every partition matches its other listings with the model;
 4. the driver links, tests and writes the report.
 
-Each executor's Python worker fits the home side once, from copies of the home files that
-`SparkContext.addFile` ships, and checks them against the spec's digest. Listing ids must be
+Each executor's Python worker fits the matching half of the home side (products and their
+index) once, from copies of the home files that `SparkContext.addFile` ships, and checks
+them against the spec's digest. Listing ids must be
 unique across the whole catalog: a Spark group-by checks that before any work.
 """
 
@@ -36,7 +37,10 @@ def _home(spec, digest, sales, products, catalog):
     if home is None:
         from pyspark import SparkFiles
 
-        home = _native.Home(spec, SparkFiles.get(sales), SparkFiles.get(products), catalog)
+        # A worker's home side: the products and their index (the sales only hashed).
+        home = _native.Home(
+            spec, SparkFiles.get(sales), SparkFiles.get(products), catalog, driver=False
+        )
         _HOMES.clear()
         _HOMES[digest] = home
     return home
@@ -98,13 +102,14 @@ def _step(step, spec, digest, files, arg):
 
 
 def read_catalog(spark, catalog):
-    """The catalog file (Parquet, recommended, or CSV with a header; every CSV column read as
-    text, as `detect` reads it) as a DataFrame with its 1-based row numbers in column `ROW`:
+    """The catalog (a path ending in `.csv` or `.csv.gz`: CSV with a header, every column read
+    as text, as `detect` reads it; any other path: Parquet, a file or a folder of files,
+    recommended) as a DataFrame with its 1-based row numbers in column `ROW`:
     the order Spark reads the rows in, which for one file is the file's order (Spark's CSV
     reader skips blank lines, which `detect` counts as rejected rows)."""
     from pyspark.sql import functions as F
 
-    if catalog.lower().endswith((".parquet", ".pq")) or os.path.isdir(catalog):
+    if not catalog.lower().endswith((".csv", ".csv.gz")):
         df = spark.read.parquet(catalog)
     else:
         df = spark.read.csv(

@@ -14,7 +14,7 @@
 //! | [`Detector::finish`] | driver | the survey, the fit, every partition's matches | the [`Report`] |
 //!
 //! Workers build the home side once each, from a [`super::HomeSpec`] and their copies of the
-//! home files. Every partition result and the plan are serde types: they cross process
+//! home files ([`super::HomeSpec::fit_matching`]: the products and their index only). Every partition result and the plan are serde types: they cross process
 //! boundaries as JSON (`serde_json` with `float_roundtrip` gives back every `f64` exactly),
 //! and results of one step may be merged in any order. The fitting sample is chosen by id
 //! fingerprint and put in id order before the model is fitted, so neither the partitioning
@@ -28,7 +28,6 @@
 //!
 //! ```no_run
 //! # fn main() -> crossleak::Result<()> {
-//! use crossleak::ingest::{read_catalog, TableKind};
 //! use crossleak::pipeline::engine::{Matched, SampleScores, Survey};
 //! use crossleak::pipeline::{Detector, DetectorParams};
 //! use crossleak::InputPaths;
@@ -831,6 +830,11 @@ impl Detector {
             bestsellers,
             ..
         } = home;
+        if home.matching_only {
+            return Err(Error::Config(
+                "this home side was fitted for matching only (HomeSpec::fit_matching), without sales or onsets: the report needs one fitted with HomeSpec::fit or Detector::fit_home".into(),
+            ));
+        }
         let ingest = survey.ingest(home);
         if survey.listings == 0 {
             return Err(no_rows(&ingest, TableKind::Catalog));

@@ -50,13 +50,25 @@ fn run_partitioned(
     parts: &[Catalog],
     seed: u64,
 ) -> crossleak::Result<Report> {
+    run_on(detector, home, home, parts, seed)
+}
+
+/// [`run_partitioned`] with the workers' steps on `worker`'s home side, the driver's on
+/// `home`'s.
+fn run_on(
+    detector: &Detector,
+    home: &FittedHome,
+    worker: &FittedHome,
+    parts: &[Catalog],
+    seed: u64,
+) -> crossleak::Result<Report> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..parts.len()).collect();
 
     let mut survey = Survey::new(home);
     order.shuffle(&mut rng);
     for &p in &order {
-        let mut s = Survey::new(home);
+        let mut s = Survey::new(worker);
         s.add(&parts[p], 0..parts[p].len())?;
         survey.merge(shipped(&s))?;
     }
@@ -66,7 +78,9 @@ fn run_partitioned(
     order.shuffle(&mut rng);
     let scores = order
         .iter()
-        .map(|&p| SampleScores::of(home, sample, &parts[p], 0..parts[p].len()).map(|s| shipped(&s)))
+        .map(|&p| {
+            SampleScores::of(worker, sample, &parts[p], 0..parts[p].len()).map(|s| shipped(&s))
+        })
         .collect::<crossleak::Result<Vec<_>>>()?;
     let fitted: Fitted = shipped(&detector.fit_sample(home, &survey, scores)?);
 
@@ -74,7 +88,7 @@ fn run_partitioned(
     order.shuffle(&mut rng);
     let matches: Vec<Matched> = order
         .iter()
-        .map(|&p| shipped(&Matched::of(home, &plan, &parts[p], 0..parts[p].len())))
+        .map(|&p| shipped(&Matched::of(worker, &plan, &parts[p], 0..parts[p].len())))
         .collect();
     detector.finish(home, &survey, fitted, matches)
 }
@@ -124,6 +138,34 @@ fn partitioned_runs_give_the_report_of_one_machine() {
             );
         }
     }
+}
+
+/// Workers with the matching half of the home side only (`HomeSpec::fit_matching`), the
+/// driver with the whole of it (`HomeSpec::fit`): the findings of `run_files`. The matching
+/// half alone cannot finish a report.
+#[test]
+fn workers_need_only_the_matching_half_of_the_home_side() {
+    let mut params = DetectorParams::default();
+    params.matching.fit_listings = 1000;
+    let columns = ColumnsConfig::default();
+    let spec = crossleak::HomeSpec::new(&bundled(), &columns, &params).unwrap();
+    let paths = bundled();
+    let driver = spec.fit(&paths.sales, &paths.products).unwrap();
+    let worker = spec.fit_matching(&paths.sales, &paths.products).unwrap();
+    assert!(worker.bestsellers().is_empty() && !driver.bestsellers().is_empty());
+    assert_eq!(worker.products(), driver.products());
+    let detector = spec.detector().unwrap();
+    let whole = detector.run_files(&paths, &columns).unwrap();
+    let parts = partitions(&inputs().catalog, 6, 21);
+    let report = run_on(&detector, &driver, &worker, &parts, 21).unwrap();
+    crate::assert_same_findings(&report, &whole);
+    assert_eq!(report.model, whole.model);
+    assert_eq!(report.review, whole.review);
+    assert_eq!(report.exchange_rates, whole.exchange_rates);
+    let err = run_on(&detector, &worker, &worker, &parts, 21)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("matching only"), "{err}");
 }
 
 /// A detector given its model fits nothing: no sample, every listing matched in pass 2.
