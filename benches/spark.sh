@@ -2,7 +2,7 @@
 # crossleak on Spark (local mode) timed beside the single-machine `detect` on the same world,
 # with the outputs compared file for file.
 #
-# Usage: bash benches/spark.sh --setup          # .venv-spark/: pyspark, pyarrow, maturin, and
+# Usage: bash benches/spark.sh --setup          # .venv-spark/: pyspark, pyarrow, pandas, maturin, and
 #                                                # the crossleak wheel (release build)
 #        bash benches/spark.sh WORLD [CORES]     # WORLD: a folder from `synth` (sales.parquet,
 #                                                # products.csv, catalog.csv); CORES: local[N]
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 venv=.venv-spark
 if [ "${1:-}" = "--setup" ]; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet pyspark pyarrow maturin
+  "$venv/bin/pip" install --quiet pyspark pyarrow "pandas<3" maturin
   rm -rf target/wheels
   "$venv/bin/maturin" build --release --quiet --out target/wheels
   "$venv/bin/pip" install --quiet --force-reinstall --no-deps target/wheels/crossleak-*.whl
