@@ -4,8 +4,10 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use crossleak::features::{feature_matrix, Side};
-use crossleak::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams};
+use crossleak::matching::features::{feature_matrix, Side};
+use crossleak::matching::matcher::{
+    LogisticModel, LogisticParams, MatchModel, MixtureModel, MixtureParams,
+};
 use crossleak::CandidateIndex;
 use crossleak_eval::pairs::{read_catalog_records, read_pairs, RecordAnalyzer};
 

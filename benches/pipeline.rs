@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use crossleak::index::{CandidateIndex, TfIdf};
+use crossleak::matching::index::{CandidateIndex, TfIdf};
+use crossleak::matching::text::Normalizer;
 use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::text::Normalizer;
 use crossleak::InputPaths;
 use crossleak_eval::pairs::{catalog_candidates, read_catalog_records};
 use crossleak_eval::synth::{generate, generate_linkage, LinkageParams, SynthParams};

@@ -2,7 +2,7 @@
 //!
 //! This step runs before [`ingest`](crate::ingest): it turns image files into the 64-bit hashes
 //! that the `products` and `catalog` tables carry as 16 hex digits, and
-//! [`features`](crate::features) compares two of them by [`similarity`].
+//! [`features`](crate::matching::features) compares two of them by [`similarity`].
 //!
 //! # The hash
 //!

@@ -7,21 +7,21 @@
 //!
 //! 1. [`ingest`]: lazy polars scans of CSV or Parquet, column mapping, validation; every row is
 //!    accepted or rejected with its row number and reason.
-//! 2. [`text`]: title normalisation for marketplace text (units, model codes, spam words,
-//!    Indonesian-English lexicon).
-//! 3. [`trend`]: bestseller onsets from the sales series ([`BestsellerEvent`]).
-//! 4. [`index`]: TF-IDF of words and character n-grams, parallel top-k cosine candidates.
-//! 5. [`features`]: one `ndarray` row of similarities per candidate pair.
-//! 6. [`matcher`]: match probability, unsupervised by default, `linfa` logistic when labelled
-//!    pairs exist; per-feature explanations.
-//! 7. [`leak`]: lag of each copy after onset, pre-existing copies, control groups of comparable
+//! 2. [`trend`]: bestseller onsets from the sales series ([`BestsellerEvent`]).
+//! 3. [`matching`]: which home product each listing copies: [`matching::text`] normalises
+//!    marketplace titles, [`matching::index`] finds top-k TF-IDF cosine candidates,
+//!    [`matching::features`] gives one `ndarray` row of similarities per candidate pair,
+//!    [`matching::matcher`] the match probability (unsupervised by default, `linfa` logistic
+//!    when labelled pairs exist) with per-feature explanations, and [`matching::rates`] the
+//!    exchange rates prices are compared at.
+//! 4. [`leak`]: lag of each copy after onset, pre-existing copies, control groups of comparable
 //!    non-bestsellers, seller and category statistics with lift intervals, permutation
 //!    p-values and Benjamini-Hochberg q-values.
-//! 8. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers, the
+//! 5. [`report`]: output tables as polars DataFrames, CSV/Parquet/JSON writers, the
 //!    self-contained `report.html`.
 //!
 //! Before ingest, [`image`] computes the optional `image_phash` column: 64-bit DCT perceptual
-//! hashes of product image files, compared by Hamming similarity in [`features`].
+//! hashes of product image files, compared by Hamming similarity in [`matching::features`].
 //!
 //! [`pipeline::Detector`] ties them together, running the foreign catalog a chunk at a time
 //! through the steps of [`pipeline::engine`], which a cluster engine (Apache Spark:
@@ -74,24 +74,18 @@
 
 pub mod date;
 pub mod error;
-pub mod features;
 mod hash;
 pub mod image;
-pub mod index;
 pub mod ingest;
 pub mod leak;
-pub mod matcher;
+pub mod matching;
 pub mod pipeline;
 pub mod progress;
-pub mod rates;
 pub mod report;
-pub mod text;
 pub mod trend;
 
 pub use crate::date::Date;
 pub use crate::error::{Error, Result};
-pub use crate::features::{Feature, PairFeatures, RecordAttrs, FEATURE_NAMES};
-pub use crate::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 pub use crate::ingest::{
     Catalog, ColumnsConfig, HomeInputs, IngestReport, InputPaths, Inputs, PairLabels, RejectedRow,
     SalesPanel, SalesRow, TableKind,
@@ -100,12 +94,16 @@ pub use crate::leak::{
     CategoryFinding, Evidence, FollowStats, LeakAlert, LeakParams, ListingTotals, SellerFinding,
     Timing,
 };
-pub use crate::matcher::{LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair};
+pub use crate::matching::features::{Feature, PairFeatures, RecordAttrs, FEATURE_NAMES};
+pub use crate::matching::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+pub use crate::matching::matcher::{
+    LogisticModel, LogisticParams, MatchModel, MixtureModel, ReviewPair,
+};
+pub use crate::matching::text::Normalizer;
 pub use crate::pipeline::{
     Config, Detector, DetectorParams, FittedHome, HomeSpec, ListingScorer, Report, RunSummary,
 };
 pub use crate::progress::{Progress, Stage};
-pub use crate::text::Normalizer;
 pub use crate::trend::{BestsellerEvent, DemandGrid, DemandMeasure, OnsetRule, TrendParams};
 
 /// The README's code blocks, compiled as doctests.

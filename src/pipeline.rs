@@ -8,21 +8,21 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{
-    append_features, price_similarity, Feature, PairFeatures, RecordAttrs, Side,
-};
-use crate::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
 use crate::ingest::{
     read_catalog_chunks, Catalog, ColumnMap, ColumnsConfig, HomeInputs, IngestReport, InputPaths,
     Inputs, TableKind,
 };
 use crate::leak::{CategoryFinding, ControlGroup, LeakAlert, LeakParams, SellerFinding};
-use crate::matcher::{MatchModel, MixtureParams, ReviewPair};
+use crate::matching::features::{
+    append_features, price_similarity, Feature, PairFeatures, RecordAttrs, Side,
+};
+use crate::matching::index::{query_runs, AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+use crate::matching::matcher::{MatchModel, MixtureParams, ReviewPair};
+use crate::matching::rates::{main_currency, ExchangeRates};
+use crate::matching::text::Normalizer;
 use crate::progress::{Progress, Running, Silent, Stage};
-use crate::rates::{main_currency, ExchangeRates};
 use crate::report;
 use crate::report::html::{CopyMark, HtmlReport, SalesCurve};
-use crate::text::Normalizer;
 use crate::trend::{self, check_range, BestsellerEvent, DemandGrid, TrendParams};
 use crate::{Date, Error, Result};
 
@@ -148,7 +148,7 @@ pub struct MatchParams {
     pub exchange_rates: BTreeMap<String, f64>,
     /// Learn the rate of a listing currency without a configured one from the confident
     /// matches of the fitting sample, then fit the model again with those prices (default
-    /// true; see [`crate::rates`]). Off, prices in other currencies than the home one are
+    /// true; see [`crate::matching::rates`]). Off, prices in other currencies than the home one are
     /// not compared. A detector given its match model ([`Detector::with_model`]) fits none
     /// and uses the configured rates only.
     pub learn_exchange_rates: bool,

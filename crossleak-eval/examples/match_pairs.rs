@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
+use crossleak::matching::matcher::{LogisticParams, MatchModel, MixtureParams};
 use crossleak_eval::baseline::match_baseline;
 use crossleak_eval::pairs::{match_supervised, match_unsupervised, read_pairs, LabeledPairs};
 

@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use crossleak::text::Normalizer;
+use crossleak::matching::text::Normalizer;
 use crossleak_eval::text_eval::{run, zh_recall, TextEvalParams};
 
 fn main() -> ExitCode {

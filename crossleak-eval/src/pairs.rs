@@ -9,7 +9,7 @@
 //! `modelno`, `model`, `model_number`, `mpn`, `part_number` or `sku` (added to the title
 //! when the title does not already hold it, so model codes and numbers are compared with the
 //! title's). Every other attribute (`description`, `authors`, `year`, ...) is compared
-//! generically ([`crossleak::features::attribute_similarity`]) and gives the supervised model a
+//! generically ([`crossleak::matching::features::attribute_similarity`]) and gives the supervised model a
 //! similarity and a presence column of its own (the roles are reported).
 
 use std::collections::{HashMap, HashSet};
@@ -21,16 +21,16 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use crate::eval::Scores;
-use crossleak::features::{
+use crossleak::ingest::{read_text_table, text_column};
+use crossleak::matching::features::{
     feature_matrix, grouped_pair_features, pair_row, PairFeatures, RecordAttrs, Side,
 };
-use crossleak::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
-use crossleak::ingest::{read_text_table, text_column};
-use crossleak::matcher::{
+use crossleak::matching::index::{AnalyzedTitle, CandidateIndex, CandidatePair, TfIdf};
+use crossleak::matching::matcher::{
     best_per_query, FitSummary, LogisticModel, LogisticParams, MatchModel, MixtureModel,
     MixtureParams,
 };
-use crossleak::text::Normalizer;
+use crossleak::matching::text::Normalizer;
 use crossleak::{Error, Result};
 
 /// One record of a benchmark file.
@@ -464,7 +464,7 @@ fn first_appearance(keys: &[&str]) -> Vec<usize> {
 
 /// An order of pairs that puts the pairs of each key together (keys in order of first
 /// appearance), best `score` first within a key (ties by position), and the group id of each
-/// position in that order: the layout [`crossleak::matcher::MixtureModel::fit`] expects when
+/// position in that order: the layout [`crossleak::matching::matcher::MixtureModel::fit`] expects when
 /// each key (a left record, in a catalog without duplicates) matches at most one record.
 pub fn grouped_order(keys: &[&str], score: &[f64]) -> (Vec<usize>, Vec<usize>) {
     let group = first_appearance(keys);

@@ -17,10 +17,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::synth::{load_names, respell_units, SPAM};
-use crossleak::features::{feature_matrix, RecordAttrs, Side};
-use crossleak::index::{CandidateIndex, TfIdf};
-use crossleak::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
-use crossleak::text::{Lexicon, Normalizer};
+use crossleak::matching::features::{feature_matrix, RecordAttrs, Side};
+use crossleak::matching::index::{CandidateIndex, TfIdf};
+use crossleak::matching::matcher::{best_per_query, MatchModel, MixtureModel, MixtureParams};
+use crossleak::matching::text::{Lexicon, Normalizer};
 use crossleak::{Error, Result};
 
 /// Options of the evaluation.
@@ -189,7 +189,7 @@ pub fn score_matching(
 }
 
 /// Runs the ablation: the standard normaliser, without each of its steps, the tokeniser
-/// alone, and with [`crossleak::text::CodeParts`] added.
+/// alone, and with [`crossleak::matching::text::CodeParts`] added.
 pub fn run(params: &TextEvalParams) -> Result<TextEval> {
     if !(0.0..1.0).contains(&params.holdout_share) || params.top_k == 0 {
         return Err(Error::Param {
@@ -228,7 +228,7 @@ pub fn run(params: &TextEvalParams) -> Result<TextEval> {
         "with code_parts".into(),
         Normalizer::builder()
             .standard()
-            .filter(crossleak::text::CodeParts)
+            .filter(crossleak::matching::text::CodeParts)
             .build(),
     ));
     let rows = configs

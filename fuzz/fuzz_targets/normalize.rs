@@ -4,9 +4,9 @@
 
 use std::sync::OnceLock;
 
-use crossleak::features::{feature_index, pair_features, RecordAttrs};
-use crossleak::index::TfIdf;
-use crossleak::text::Normalizer;
+use crossleak::matching::features::{feature_index, pair_features, RecordAttrs};
+use crossleak::matching::index::TfIdf;
+use crossleak::matching::text::Normalizer;
 use libfuzzer_sys::fuzz_target;
 
 fn model() -> &'static TfIdf {

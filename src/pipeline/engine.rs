@@ -72,12 +72,14 @@ use super::{
     listing_date, no_rows, reprice, review_pairs, sales_curves, Detector, FittedHome, Report,
     RunSummary, LISTING_CHUNK, RATE_CONFIDENCE,
 };
-use crate::features::{Feature, PairFeatures, RecordAttrs, N_FEATURES};
-use crate::index::CandidatePair;
 use crate::ingest::{fingerprint, Catalog, IngestReport, PairLabels, RejectedRow, TableKind};
 use crate::leak::{self, ListingInfo, ListingTotals, MatchEvidence, MatchedListing, ProductInfo};
-use crate::matcher::{best_per_query, condition_on_labels, MatchModel, MixtureModel, ReviewPair};
-use crate::rates::ExchangeRates;
+use crate::matching::features::{Feature, PairFeatures, RecordAttrs, N_FEATURES};
+use crate::matching::index::CandidatePair;
+use crate::matching::matcher::{
+    best_per_query, condition_on_labels, MatchModel, MixtureModel, ReviewPair,
+};
+use crate::matching::rates::ExchangeRates;
 use crate::{Date, Error, Result};
 
 /// The listings the unsupervised model is fitted on: those whose id fingerprint (SipHash-2-4

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::ingest::RejectedRow;
 use crate::leak::{CategoryFinding, FollowStats, LeakAlert, SellerFinding};
-use crate::matcher::ReviewPair;
+use crate::matching::matcher::ReviewPair;
 use crate::trend::BestsellerEvent;
 use crate::{Error, Result};
 

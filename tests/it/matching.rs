@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::example;
-use crossleak::matcher::{LogisticParams, MatchModel, MixtureParams};
+use crossleak::matching::matcher::{LogisticParams, MatchModel, MixtureParams};
 use crossleak::Error;
 use crossleak_eval::baseline::match_baseline;
 use crossleak_eval::pairs::{

@@ -972,7 +972,7 @@ fn a_home_spec_rebuilds_the_home_side_on_a_worker() {
 /// given, and with learning off other currencies stay uncompared.
 #[test]
 fn listing_prices_in_other_currencies_are_compared_at_learned_or_given_rates() {
-    use crossleak::rates::RateSource;
+    use crossleak::matching::rates::RateSource;
     use std::collections::BTreeMap;
 
     let (w, dir) = world("rates", small());
@@ -1007,7 +1007,7 @@ fn listing_prices_in_other_currencies_are_compared_at_learned_or_given_rates() {
     assert!(rates.rates.len() >= 3, "{rates:?}");
     for r in &rates.rates {
         assert_eq!(r.source, RateSource::Learned);
-        assert!(r.pairs >= crossleak::rates::MIN_RATE_PAIRS);
+        assert!(r.pairs >= crossleak::matching::rates::MIN_RATE_PAIRS);
         let truth = (median(ratios[r.currency.as_str()].clone()) - usual).exp();
         assert!(
             (r.rate / truth - 1.0).abs() < 0.1,

@@ -7,11 +7,11 @@ use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crossleak::features::{feature_index, pair_features, RecordAttrs, FEATURE_NAMES};
-use crossleak::index::TfIdf;
 use crossleak::ingest::{Inputs, SalesPanel};
+use crossleak::matching::features::{feature_index, pair_features, RecordAttrs, FEATURE_NAMES};
+use crossleak::matching::index::TfIdf;
+use crossleak::matching::text::Normalizer;
 use crossleak::pipeline::{Detector, DetectorParams, Report};
-use crossleak::text::Normalizer;
 use crossleak::{ColumnsConfig, Date, InputPaths};
 use crossleak_eval::synth::{generate, SynthParams};
 

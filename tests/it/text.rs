@@ -1,7 +1,7 @@
 //! Title normalisation on seeded cross-language copies of the PRDECT-ID names and on the
 //! hand-written Chinese-titled copies (figures in docs/BENCHMARKS.md, "Text evaluation").
 
-use crossleak::text::Normalizer;
+use crossleak::matching::text::Normalizer;
 use crossleak_eval::text_eval::{run, zh_recall, TextEvalParams};
 
 #[test]

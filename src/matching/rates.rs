@@ -1,7 +1,7 @@
 //! Exchange rates between the currencies listings are priced in and the home catalog's.
 //!
 //! Foreign sellers often price in their own currency, and a price is only compared with another
-//! in the same currency ([`crate::features::price_similarity`]). A listing price in another
+//! in the same currency ([`crate::matching::features::price_similarity`]). A listing price in another
 //! currency is converted into the home catalog's currency (the currency most home products
 //! give) before it is compared, at a rate the analyst configures (`match.exchange_rates`) or,
 //! for a currency without one, a rate learned from the run's own confident matches: the median
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::RecordAttrs;
+use crate::matching::features::RecordAttrs;
 use crate::trend::median;
 
 /// Fewest confident matches a currency's rate is learned from: the median of 20 log price

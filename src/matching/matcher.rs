@@ -17,8 +17,8 @@ use ndarray::{Array1, Array2, ArrayView1, ShapeBuilder};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Feature, PairFeatures, FEATURE_NAMES, N_FEATURES};
-use crate::index::{query_runs, CandidatePair};
+use crate::matching::features::{Feature, PairFeatures, FEATURE_NAMES, N_FEATURES};
+use crate::matching::index::{query_runs, CandidatePair};
 use crate::{Error, Result};
 
 /// A fitted match model.
@@ -745,7 +745,7 @@ pub struct ReviewPair {
 /// are not the match.
 ///
 /// ```
-/// use crossleak::matcher::condition_on_labels;
+/// use crossleak::matching::matcher::condition_on_labels;
 /// let mut p = vec![0.5, 0.3, 0.6, 0.2];
 /// condition_on_labels(&mut p, &[0, 0, 1, 1], &[Some(false), None, None, Some(true)]);
 /// assert_eq!(p, vec![0.0, 0.6, 0.0, 1.0]);
@@ -1394,7 +1394,7 @@ fn design(f: &PairFeatures, attributes: &[String], tokens: &[String]) -> Array2<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::feature_index;
+    use crate::matching::features::feature_index;
 
     fn col(name: &str) -> usize {
         feature_index(name).unwrap()

@@ -22,8 +22,8 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use crate::index::{query_runs, AnalyzedTitle, CandidatePair};
-use crate::text::{token_kind, Lexicon, Normalizer, TokenKind};
+use crate::matching::index::{query_runs, AnalyzedTitle, CandidatePair};
+use crate::matching::text::{token_kind, Lexicon, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
 pub const FEATURE_NAMES: [&str; 23] = [
@@ -227,7 +227,7 @@ impl RecordAttrs {
 }
 
 /// The price similarity of two records: the lower price over the higher, `exp(-|ln(pa / pb)|)` in (0, 1]. Prices in different
-/// currencies are not comparable without a rate (see [`crate::rates::ExchangeRates`]) and
+/// currencies are not comparable without a rate (see [`crate::matching::rates::ExchangeRates`]) and
 /// count as missing.
 pub fn price_similarity(a: &RecordAttrs, b: &RecordAttrs) -> Option<f64> {
     match (a.price, b.price) {
@@ -373,7 +373,7 @@ impl PairFeatures {
 /// order does not matter, and a typo costs a few trigrams, not the word.
 ///
 /// ```
-/// use crossleak::features::attribute_similarity;
+/// use crossleak::matching::features::attribute_similarity;
 /// assert_eq!(attribute_similarity("J. Smith, A. Jones", "a jones; j smith"), 1.0);
 /// assert_eq!(attribute_similarity("VLDB", "SIGMOD"), 0.0);
 /// let typo = attribute_similarity("Stone Brewing", "Stone Brewnig");
@@ -668,7 +668,7 @@ fn split_quantities<'a>(mine: &[&'a str], theirs: &[&'a str]) -> Vec<SplitQuanti
         if unit == "x" {
             Some(format!("{number}x"))
         } else {
-            crate::text::quantity(number, unit)
+            crate::matching::text::quantity(number, unit)
         }
     };
     mine.iter()
@@ -800,7 +800,7 @@ fn token_weights(a: &AnalyzedTitle) -> TokenWeights<'_> {
 /// one character longer (`dscw120p` and `dscw120b`: colour variants); 0.0 otherwise.
 ///
 /// ```
-/// use crossleak::features::code_agreement;
+/// use crossleak::matching::features::code_agreement;
 /// let t = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
 /// assert_eq!(code_agreement(&t("sony dscw120p pink"), &t("sony dsc w120p")), Some(1.0));
 /// assert_eq!(code_agreement(&t("sony dscw120p"), &t("sony dscw120b")), Some(0.5));
@@ -856,7 +856,7 @@ pub fn token_sort_similarity(a: &[String], b: &[String]) -> f64 {
 /// revisited", AWOCA 2004), so a pair costs `|b| * ceil(|a| / 64)` word operations.
 ///
 /// ```
-/// use crossleak::features::indel_similarity;
+/// use crossleak::matching::features::indel_similarity;
 /// assert_eq!(indel_similarity("abc", "abc"), 1.0);
 /// assert_eq!(indel_similarity("", ""), 1.0);
 /// assert_eq!(indel_similarity("abc", ""), 0.0);
@@ -917,7 +917,7 @@ fn lcs_len(a: &[char], b: &[char]) -> usize {
 /// transposition of adjacent characters (optimal string alignment distance <= 1).
 ///
 /// ```
-/// use crossleak::features::within_one_edit;
+/// use crossleak::matching::features::within_one_edit;
 /// assert!(within_one_edit("oxone", "oxnoe"));
 /// assert!(within_one_edit("oxone", "oxon"));
 /// assert!(!within_one_edit("oxone", "xoneo"));
@@ -967,7 +967,7 @@ fn numeric_tokens(tokens: &[String]) -> TokenSet<'_> {
 ///
 /// ```
 /// use std::collections::HashSet;
-/// use crossleak::features::jaccard;
+/// use crossleak::matching::features::jaccard;
 /// let a: HashSet<&str> = ["a", "b"].into();
 /// let b: HashSet<&str> = ["b", "c"].into();
 /// assert!((jaccard(&a, &b) - 1.0 / 3.0).abs() < 1e-12);
@@ -1044,7 +1044,7 @@ pub fn append_features(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::TfIdf;
+    use crate::matching::index::TfIdf;
 
     #[test]
     fn features_are_named_in_column_order() {

@@ -9,7 +9,7 @@
 //! and `milk` both become `milk`). Han characters become one token each.
 //!
 //! ```
-//! use crossleak::text::Normalizer;
+//! use crossleak::matching::text::Normalizer;
 //! let n = Normalizer::default();
 //! assert_eq!(n.tokens("READY STOCK!!! Susu UHT 0,5 L Termurah"), ["milk", "uht", "500ml"]);
 //! assert_eq!(n.tokens("Kabel Data CT-522 hitam"), ["cable", "data", "ct522", "black"]);
@@ -178,7 +178,7 @@ impl Normalizer {
     /// A builder with no step (add them, or call [`NormalizerBuilder::standard`]).
     ///
     /// ```
-    /// use crossleak::text::{Lexicon, Normalizer};
+    /// use crossleak::matching::text::{Lexicon, Normalizer};
     /// let n = Normalizer::builder().case_fold().decorations().filter(Lexicon::standard()).build();
     /// assert_eq!(n.tokens("Kaos HITAM ★"), ["tshirt", "black"]);
     /// ```
@@ -390,8 +390,8 @@ impl WordList {
     pub fn stop() -> WordList {
         let text = format!(
             "{}\n{}",
-            include_str!("../datasets/text/stopwords_id.txt"),
-            include_str!("../datasets/text/stopwords_en.txt")
+            include_str!("../../datasets/text/stopwords_id.txt"),
+            include_str!("../../datasets/text/stopwords_en.txt")
         );
         WordList::from_lines("stop_words", &text)
     }
@@ -400,7 +400,7 @@ impl WordList {
     pub fn spam() -> WordList {
         let mut list = WordList::from_lines(
             "spam_words",
-            include_str!("../datasets/text/spam_words.txt"),
+            include_str!("../../datasets/text/spam_words.txt"),
         );
         list.phrases = [
             ["ready", "stock"],
@@ -482,7 +482,9 @@ impl Lexicon {
     pub fn standard() -> Lexicon {
         static STANDARD: OnceLock<Lexicon> = OnceLock::new();
         STANDARD
-            .get_or_init(|| Lexicon::from_tsv(include_str!("../datasets/text/lexicon_id_en.tsv")))
+            .get_or_init(|| {
+                Lexicon::from_tsv(include_str!("../../datasets/text/lexicon_id_en.tsv"))
+            })
             .clone()
     }
 
@@ -492,7 +494,7 @@ impl Lexicon {
     /// recognised as its correctly spelt counterpart after the other title's was translated.
     ///
     /// ```
-    /// use crossleak::text::Lexicon;
+    /// use crossleak::matching::text::Lexicon;
     /// assert!(Lexicon::standard_surfaces("milk").iter().any(|w| w == "susu"));
     /// assert_eq!(Lexicon::standard_surfaces("qwzx"), ["qwzx"]);
     /// ```

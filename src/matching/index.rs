@@ -15,7 +15,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::hash::FxHasher;
-use crate::text::Normalizer;
+use crate::matching::text::Normalizer;
 
 /// A sparse vector: term ids ascending, values L2-normalised over all terms (known or not).
 #[derive(Clone, Debug, Default, PartialEq)]
