@@ -26,8 +26,8 @@ mod validate;
 
 use read::*;
 pub use read::{read_text_table, text_column};
+pub use validate::parse_phash;
 use validate::*;
-pub use validate::{parse_phash, MAX_NUMBER};
 
 /// Which input table a file plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub struct ColumnsConfig {
 }
 
 impl ColumnsConfig {
-    /// Checks the three maps in the order sales, products, catalog ([`validate_column_map`]).
+    /// Checks the three maps in the order sales, products, catalog (`validate_column_map`).
     pub fn check(&self) -> Result<()> {
         validate_column_map(TableKind::Sales, &self.sales)?;
         validate_column_map(TableKind::Products, &self.products)?;
@@ -282,41 +282,13 @@ impl SalesPanel {
     }
 
     /// The distinct product ids, in order of first appearance.
-    pub fn distinct_ids(&self) -> &[String] {
+    pub(crate) fn distinct_ids(&self) -> &[String] {
         &self.ids
     }
 
     /// Per row, the index of its id in [`SalesPanel::distinct_ids`].
-    pub fn id_codes(&self) -> &[u32] {
+    pub(crate) fn id_codes(&self) -> &[u32] {
         &self.product
-    }
-
-    /// Keeps the rows whose product id passes `keep` (asked once per distinct id) and returns
-    /// the source rows of those removed, in row order.
-    pub fn retain_products(&mut self, keep: impl Fn(&str) -> bool) -> Vec<(usize, u32)> {
-        let keep_code: Vec<bool> = self.ids.iter().map(|id| keep(id)).collect();
-        let mut removed = Vec::new();
-        let mut kept_rows = RowRuns::default();
-        let mut w = 0;
-        for (r, source_row) in self.rows.iter().enumerate() {
-            let code = self.product[r];
-            if keep_code[code as usize] {
-                self.product[w] = code;
-                self.date[w] = self.date[r];
-                self.units[w] = self.units[r];
-                self.revenue[w] = self.revenue[r];
-                kept_rows.push(source_row);
-                w += 1;
-            } else {
-                removed.push((source_row, code));
-            }
-        }
-        self.product.truncate(w);
-        self.date.truncate(w);
-        self.units.truncate(w);
-        self.revenue.truncate(w);
-        self.rows = kept_rows;
-        removed
     }
 }
 
@@ -428,7 +400,7 @@ impl Catalog {
     /// nothing it computes depends on the order of the file's rows (`source_row` still points
     /// into the file).
     #[must_use]
-    pub fn sorted_by_id(self) -> Catalog {
+    pub(crate) fn sorted_by_id(self) -> Catalog {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_unstable_by(|&a, &b| self.id[a].cmp(&self.id[b]).then(a.cmp(&b)));
         if order.iter().enumerate().all(|(k, &i)| k == i) {
@@ -1262,7 +1234,7 @@ fn siphash24(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
 
 /// Checks a column map: every key must be a logical column of `kind` and every value a
 /// non-empty file column name; otherwise an [`Error::Config`] naming the key and the valid names.
-pub fn validate_column_map(kind: TableKind, columns: &ColumnMap) -> Result<()> {
+pub(crate) fn validate_column_map(kind: TableKind, columns: &ColumnMap) -> Result<()> {
     for (key, value) in columns {
         let known =
             kind.required().contains(&key.as_str()) || kind.optional().contains(&key.as_str());
@@ -1404,7 +1376,7 @@ mod tests {
         assert!(!chunk(&shuffled).pairs_are_distinct_in_order());
     }
 
-    /// Missing values survive the NaN encoding; removing products keeps the survivors' rows.
+    /// Missing values survive the NaN encoding, and rows keep their source row numbers.
     #[test]
     fn sales_panel_keeps_missing_values_and_rows() {
         let mut s = SalesPanel::default();
@@ -1416,8 +1388,6 @@ mod tests {
         assert_eq!(s.row(1).units, None);
         assert_eq!(s.row(1).revenue, Some(9.5));
         assert_eq!(s.row(3).units, None);
-        let removed = s.retain_products(|id| id != "b");
-        assert_eq!(removed, [(5, 1)]);
         let rows: Vec<(usize, Option<f64>, Option<f64>)> = s
             .rows()
             .map(|r| (r.source_row, r.units, r.revenue))
@@ -1426,6 +1396,7 @@ mod tests {
             rows,
             [
                 (4, Some(2.0), None),
+                (5, None, Some(9.5)),
                 (9, Some(0.0), Some(1.0)),
                 (10, None, Some(3.0))
             ]

@@ -106,7 +106,7 @@ pub(super) fn required_date(t: &Table, c: &'static str, i: usize) -> Result<Date
 
 /// The largest number accepted in a numeric column: below 2^53, so sums of counts stay exact
 /// in `f64` and no total overflows. No real daily count or price comes near it.
-pub const MAX_NUMBER: f64 = 1e15;
+pub(crate) const MAX_NUMBER: f64 = 1e15;
 
 /// Optional non-negative finite number, at most [`MAX_NUMBER`].
 pub(super) fn number(t: &Table, c: &'static str, i: usize) -> Result<Option<f64>, Fault> {

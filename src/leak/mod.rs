@@ -14,7 +14,7 @@
 //! * *"Every seller lists some popular products."* Only the timing of copies is tested, never
 //!   how many bestsellers a seller copies: the statistics condition on the copies that exist.
 //! * *"Copies appear in that window anyway."* Each bestseller gets a **control group**: the
-//!   comparable non-bestsellers of its [`Strata`] stratum (same category, price tercile within
+//!   comparable non-bestsellers of its `Strata` stratum (same category, price tercile within
 //!   the category, age tercile by first-seen date, coarsened where a cell holds fewer than
 //!   `min_stratum` bestsellers). Its control rate is the share of foreign copies of those
 //!   products listed in the bestseller's window (`(k + 0.5) / (n + 1)`; all strata's controls
@@ -48,8 +48,8 @@ use crate::{Date, Error, Result};
 mod stats;
 mod strata;
 
-pub use stats::{benjamini_hochberg, lift_interval, poisson_interval};
-pub use strata::Strata;
+use stats::{benjamini_hochberg, lift_interval};
+use strata::Strata;
 
 /// Parameters of temporal linking and seller statistics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -204,7 +204,7 @@ pub struct LeakAlert {
 
 /// A matched listing as `leak` needs it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MatchedListing {
+pub(crate) struct MatchedListing {
     /// Listing index.
     pub listing: usize,
     /// Home product index it copies.
@@ -232,7 +232,7 @@ pub struct MatchEvidence {
     pub explanation: String,
 }
 
-/// What `leak` needs of the matched foreign listings ([`MatchedListing::listing`] indexes
+/// What `leak` needs of the matched foreign listings (`MatchedListing::listing` indexes
 /// these slices); listings that matched nothing may be left out.
 #[derive(Clone, Copy, Debug)]
 pub struct ListingInfo<'a> {
@@ -307,7 +307,7 @@ impl ListingTotals {
     }
 
     /// Listings dated from `first` to `last`, both included.
-    pub fn listed_between(&self, first: i32, last: i32) -> usize {
+    pub(crate) fn listed_between(&self, first: i32, last: i32) -> usize {
         if first > last {
             return 0;
         }
@@ -317,7 +317,7 @@ impl ListingTotals {
 
 /// Output of temporal linking.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Linked {
+pub(crate) struct Linked {
     /// Copies that follow an onset within the window.
     pub alerts: Vec<LeakAlert>,
     /// Copies listed on or before the onset.
@@ -328,7 +328,7 @@ pub struct Linked {
 
 /// Links matched listings to bestseller onsets. `onset_of[p]` is the event of product `p`, if
 /// it is a bestseller. Output is ordered by listing.
-pub fn link(
+pub(crate) fn link(
     matches: &[MatchedListing],
     events: &[BestsellerEvent],
     n_products: usize,
@@ -379,9 +379,7 @@ pub fn link(
 
 /// What `leak` needs of the home catalog to build comparable groups.
 #[derive(Clone, Copy, Debug)]
-pub struct ProductInfo<'a> {
-    /// Product ids.
-    pub id: &'a [String],
+pub(crate) struct ProductInfo<'a> {
     /// Categories (None when unknown).
     pub category: &'a [Option<String>],
     /// Prices (None when unknown).
@@ -411,7 +409,7 @@ pub struct FollowStats {
     pub expected_rate: f64,
     /// `follow_listings / expected_follows`.
     pub lift: f64,
-    /// Lower end of the 95% interval of the lift ([`lift_interval`]: the follows' exact Poisson
+    /// Lower end of the 95% interval of the lift (`lift_interval`: the follows' exact Poisson
     /// interval and the expectation's own sampling error, each at 97.5%).
     pub lift_low: f64,
     /// Upper end of the 95% interval of the lift.
@@ -460,7 +458,7 @@ pub struct CategoryFinding {
 pub struct ControlGroup {
     /// Bestseller product id.
     pub product_id: String,
-    /// Its stratum (see [`Strata`]).
+    /// Its stratum (see `Strata`).
     pub stratum: String,
     /// Comparable bestsellers its onset is shuffled with (itself included).
     pub stratum_bestsellers: usize,
@@ -680,7 +678,7 @@ fn flag(stats: &mut [&mut FollowStats], params: &LeakParams) {
 ///
 /// `matches` are all matched listings (copies of any home product: the non-bestsellers' copies
 /// are the control group); `linked` is [`link`]'s output for the same matches.
-pub fn evidence(
+pub(crate) fn evidence(
     matches: &[MatchedListing],
     linked: &Linked,
     events: &[BestsellerEvent],
@@ -1047,7 +1045,6 @@ mod tests {
             source_row: &rows,
         };
         let products = ProductInfo {
-            id: &t.product_ids,
             category: &t.category,
             price: &t.price,
             first_seen: &t.first_seen,
@@ -1190,7 +1187,6 @@ mod tests {
     #[test]
     fn strata_pool_small_cells_into_coarser_ones() {
         let n = 30;
-        let ids: Vec<String> = (0..n).map(|p| format!("p{p}")).collect();
         // Category a: 20 products, 12 bestsellers; category b: 10 products, 2 bestsellers.
         let category: Vec<Option<String>> = (0..n)
             .map(|p| Some(if p < 20 { "a" } else { "b" }.to_string()))
@@ -1200,7 +1196,6 @@ mod tests {
         let best: Vec<bool> = (0..n).map(|p| p < 12 || p == 20 || p == 21).collect();
         let s = Strata::build(
             ProductInfo {
-                id: &ids,
                 category: &category,
                 price: &price,
                 first_seen: &first_seen,

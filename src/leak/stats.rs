@@ -2,14 +2,7 @@
 //! the Poisson distribution function and Benjamini-Hochberg q-values.
 
 /// Exact (Garwood) two-sided `1 - alpha` interval for the mean of a Poisson count `k`.
-///
-/// ```
-/// use crossleak::leak::poisson_interval;
-/// let (lo, hi) = poisson_interval(10, 0.05);
-/// assert!((lo - 4.795).abs() < 1e-3 && (hi - 18.390).abs() < 1e-3);
-/// assert_eq!(poisson_interval(0, 0.05).0, 0.0);
-/// ```
-pub fn poisson_interval(k: usize, alpha: f64) -> (f64, f64) {
+pub(crate) fn poisson_interval(k: usize, alpha: f64) -> (f64, f64) {
     let solve = |target: f64, f: &dyn Fn(f64) -> f64| {
         // f decreases in mu from 1 to 0: bisection for f(mu) = target.
         let (mut lo, mut hi) = (0.0f64, k as f64 + 50.0 + 20.0 * (k as f64).sqrt());
@@ -39,15 +32,12 @@ pub fn poisson_interval(k: usize, alpha: f64) -> (f64, f64) {
 /// high, high by low), so the coverage is at least `1 - alpha`. The expectation's lower end is
 /// kept at a tenth of the estimate at least; with `expected == 0` the lift is undefined and
 /// the interval is `(0, infinity)`.
-///
-/// ```
-/// use crossleak::leak::lift_interval;
-/// let fixed = lift_interval(10, 2.0, 0.0, 0.05);
-/// let estimated = lift_interval(10, 2.0, 0.4, 0.05);
-/// assert!(estimated.0 < fixed.0 && fixed.1 < estimated.1);
-/// assert!(estimated.0 < 5.0 && 5.0 < estimated.1);
-/// ```
-pub fn lift_interval(follows: usize, expected: f64, expected_se: f64, alpha: f64) -> (f64, f64) {
+pub(crate) fn lift_interval(
+    follows: usize,
+    expected: f64,
+    expected_se: f64,
+    alpha: f64,
+) -> (f64, f64) {
     if expected <= 0.0 {
         return (0.0, f64::INFINITY);
     }
@@ -126,13 +116,7 @@ pub(super) fn poisson_cdf(k: usize, mu: f64) -> f64 {
 }
 
 /// Benjamini-Hochberg adjusted p-values (q-values), in input order.
-///
-/// ```
-/// use crossleak::leak::benjamini_hochberg;
-/// let q = benjamini_hochberg(&[0.01, 0.04, 0.03]);
-/// assert!((q[0] - 0.03).abs() < 1e-12 && (q[1] - 0.04).abs() < 1e-12 && (q[2] - 0.04).abs() < 1e-12);
-/// ```
-pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+pub(crate) fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     let m = p.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
@@ -143,4 +127,34 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
         q[i] = running.min(1.0);
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_interval_examples() {
+        let (lo, hi) = poisson_interval(10, 0.05);
+        assert!((lo - 4.795).abs() < 1e-3 && (hi - 18.390).abs() < 1e-3);
+        assert_eq!(poisson_interval(0, 0.05).0, 0.0);
+    }
+
+    #[test]
+    fn lift_interval_examples() {
+        let fixed = lift_interval(10, 2.0, 0.0, 0.05);
+        let estimated = lift_interval(10, 2.0, 0.4, 0.05);
+        assert!(estimated.0 < fixed.0 && fixed.1 < estimated.1);
+        assert!(estimated.0 < 5.0 && 5.0 < estimated.1);
+    }
+
+    #[test]
+    fn benjamini_hochberg_examples() {
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03]);
+        assert!(
+            (q[0] - 0.03).abs() < 1e-12
+                && (q[1] - 0.04).abs() < 1e-12
+                && (q[2] - 0.04).abs() < 1e-12
+        );
+    }
 }

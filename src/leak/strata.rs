@@ -11,7 +11,7 @@ use super::*;
 /// then into one stratum of everything left, each pool kept once it holds `min_bestsellers`.
 /// Unknown categories, prices and ages form their own `?` level.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Strata {
+pub(crate) struct Strata {
     /// Stratum index of each product.
     pub of_product: Vec<usize>,
     /// Stratum labels, e.g. `Kecantikan | price 2/3 | age ?`.

@@ -169,7 +169,7 @@ pub fn feature_index(name: &str) -> Option<usize> {
 }
 
 /// Longest text (in characters) compared by [`indel_similarity`]; longer titles are cut there.
-pub const MAX_EDIT_CHARS: usize = 512;
+pub(crate) const MAX_EDIT_CHARS: usize = 512;
 
 /// The attributes of one record that features use besides its title.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -280,7 +280,7 @@ impl PairFeatures {
 
     /// The pairs of several tables, one after the other; the further attributes are the
     /// first table's, and a table without one of them has it absent.
-    pub fn concat(parts: &[&PairFeatures]) -> PairFeatures {
+    pub(crate) fn concat(parts: &[&PairFeatures]) -> PairFeatures {
         let attributes = parts
             .first()
             .map(|p| p.attributes.clone())
@@ -423,7 +423,8 @@ fn alone(f: &mut [f64; N_FEATURES], shared: u32) {
     f[RIVAL_COVER] = 1.0;
 }
 
-/// Features of one pair and its differing tokens ([`differing_tokens`]), token sets built once.
+/// Features of one pair and its differing tokens (those in one title only, sorted), token sets
+/// built once.
 pub fn pair_row(
     a: &AnalyzedTitle,
     aa: &RecordAttrs,
@@ -747,7 +748,7 @@ fn compare_candidates(scored: &mut [Scored], members: impl Iterator<Item = usize
 /// Features of aligned pairs (pair `i` is `left.titles[i]` with `right.titles[i]`) and each
 /// pair's differing tokens, where the pairs of one `group` (the same left record, in any
 /// order) are that record's candidates and are compared with each other as the detector
-/// compares a listing's candidates ([`append_features`]). Computed in parallel.
+/// compares a listing's candidates (`append_features`). Computed in parallel.
 pub fn grouped_pair_features(left: Side<'_>, right: Side<'_>, group: &[usize]) -> PairFeatures {
     let mut scored: Vec<Scored> = (0..group.len())
         .into_par_iter()
@@ -769,11 +770,6 @@ pub fn grouped_pair_features(left: Side<'_>, right: Side<'_>, group: &[usize]) -
         compare_candidates(&mut scored, m.iter().copied());
     }
     PairFeatures::from_rows(scored.into_iter().map(|s| (s.row, s.differing)).collect())
-}
-
-/// The distinct tokens found in exactly one of the two titles, sorted.
-pub fn differing_tokens(a: &AnalyzedTitle, b: &AnalyzedTitle) -> Vec<String> {
-    symmetric_difference(&token_set(a), &token_set(b))
 }
 
 fn symmetric_difference(sa: &TokenSet<'_>, sb: &TokenSet<'_>) -> Vec<String> {
@@ -798,16 +794,7 @@ fn token_weights(a: &AnalyzedTitle) -> TokenWeights<'_> {
 /// other (as a token, or inside its tokens written together, so `dsc w120` holds `dscw120`);
 /// 0.5 when two codes differ only after a shared stem of at least four characters, at most
 /// one character longer (`dscw120p` and `dscw120b`: colour variants); 0.0 otherwise.
-///
-/// ```
-/// use crossleak::matching::features::code_agreement;
-/// let t = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-/// assert_eq!(code_agreement(&t("sony dscw120p pink"), &t("sony dsc w120p")), Some(1.0));
-/// assert_eq!(code_agreement(&t("sony dscw120p"), &t("sony dscw120b")), Some(0.5));
-/// assert_eq!(code_agreement(&t("sony dscw120p"), &t("sony dscw150")), Some(0.0));
-/// assert_eq!(code_agreement(&t("pink camera"), &t("camera")), None);
-/// ```
-pub fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
+pub(crate) fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
     let codes = |t: &'_ [String]| -> Vec<String> {
         t.iter()
             .filter(|x| token_kind(x) == TokenKind::ModelCode && x.chars().count() >= 3)
@@ -851,7 +838,7 @@ pub fn token_sort_similarity(a: &[String], b: &[String]) -> f64 {
 
 /// Normalised indel similarity `2 * LCS / (|a| + |b|)` over characters (the edit ratio of
 /// insertions and deletions), in [0, 1]; two empty strings are identical. Texts are cut at
-/// [`MAX_EDIT_CHARS`]. The longest common subsequence is computed bit-parallel, 64
+/// `MAX_EDIT_CHARS`. The longest common subsequence is computed bit-parallel, 64
 /// characters of `a` per machine word (Hyyrö, "Bit-parallel LCS-length computation
 /// revisited", AWOCA 2004), so a pair costs `|b| * ceil(|a| / 64)` word operations.
 ///
@@ -915,15 +902,7 @@ fn lcs_len(a: &[char], b: &[char]) -> usize {
 
 /// True when `a` and `b` differ by at most one insertion, deletion, substitution or
 /// transposition of adjacent characters (optimal string alignment distance <= 1).
-///
-/// ```
-/// use crossleak::matching::features::within_one_edit;
-/// assert!(within_one_edit("oxone", "oxnoe"));
-/// assert!(within_one_edit("oxone", "oxon"));
-/// assert!(!within_one_edit("oxone", "xoneo"));
-/// assert!(within_one_edit("", "a") && !within_one_edit("", "ab"));
-/// ```
-pub fn within_one_edit(a: &str, b: &str) -> bool {
+pub(crate) fn within_one_edit(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let (short, long) = if a.len() <= b.len() {
@@ -997,7 +976,7 @@ pub fn feature_matrix(
 /// pair's differing tokens (only a logistic model with token terms reads them; without, each
 /// pair gets an empty list). Lets a caller build one matrix from chunks of queries without
 /// holding more than one chunk's analysed titles.
-pub fn append_features(
+pub(crate) fn append_features(
     out: &mut PairFeatures,
     pairs: &[CandidatePair],
     queries: Side<'_>,
@@ -1177,5 +1156,31 @@ mod tests {
         assert_eq!(g[feature_index("has_price").unwrap()], 0.0);
         assert_eq!(g[feature_index("number_agreement").unwrap()], 0.0);
         assert_eq!(g[feature_index("has_numbers").unwrap()], 1.0);
+    }
+
+    #[test]
+    fn code_agreement_examples() {
+        let t = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            code_agreement(&t("sony dscw120p pink"), &t("sony dsc w120p")),
+            Some(1.0)
+        );
+        assert_eq!(
+            code_agreement(&t("sony dscw120p"), &t("sony dscw120b")),
+            Some(0.5)
+        );
+        assert_eq!(
+            code_agreement(&t("sony dscw120p"), &t("sony dscw150")),
+            Some(0.0)
+        );
+        assert_eq!(code_agreement(&t("pink camera"), &t("camera")), None);
+    }
+
+    #[test]
+    fn within_one_edit_examples() {
+        assert!(within_one_edit("oxone", "oxnoe"));
+        assert!(within_one_edit("oxone", "oxon"));
+        assert!(!within_one_edit("oxone", "xoneo"));
+        assert!(within_one_edit("", "a") && !within_one_edit("", "ab"));
     }
 }

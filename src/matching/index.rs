@@ -46,7 +46,7 @@ impl SparseVec {
 }
 
 /// Vocabulary and inverse document frequencies of one kind of term: words (`String`) or
-/// character n-grams (packed in a `u64`, see [`Normalizer::char_ngram_keys`]).
+/// character n-grams (packed in a `u64`, see `Normalizer::char_ngram_keys`).
 #[derive(Clone, Debug)]
 pub struct TermVocab<K = String> {
     ids: HashMap<K, u32, BuildHasherDefault<FxHasher>>,

@@ -80,7 +80,7 @@ impl MatchModel {
     }
 
     /// Match probability of pair `i`, scored alone.
-    pub fn predict_row(&self, f: &PairFeatures, i: usize) -> f64 {
+    pub(crate) fn predict_row(&self, f: &PairFeatures, i: usize) -> f64 {
         sigmoid(self.prior_log_odds() + self.contributions(f, i).iter().sum::<f64>())
     }
 
@@ -221,7 +221,7 @@ pub enum Density {
 }
 
 /// Most levels a [`Density::Levels`] feature may have (cut points + 1).
-pub const MAX_LEVELS: usize = 8;
+pub(crate) const MAX_LEVELS: usize = 8;
 
 /// One modelled feature: column, density and the column telling whether it is present.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -345,7 +345,7 @@ impl MixtureModel {
     /// [`MixtureModel::fit`] with some pairs labelled by an analyst: `labels[i]` is
     /// `Some(true)` when row `i`'s target is known to be its query's match, `Some(false)` when
     /// it is known not to be, `None` when unknown (`labels` empty: nothing known). EM holds the
-    /// labelled rows at their labels ([`condition_on_labels`]), so a few dozen labels on the
+    /// labelled rows at their labels (`condition_on_labels`), so a few dozen labels on the
     /// pairs the model is least sure of steer what each class learns, as labelled pairs do in
     /// Splink and dedupe; without labels the fit is the unsupervised one.
     pub fn fit_labelled(
@@ -743,14 +743,7 @@ pub struct ReviewPair {
 /// candidates at 0; pairs known not to match go to 0 and the query's other candidates are
 /// divided by what is left, `p / (1 - p_excluded)`, the posterior given that those candidates
 /// are not the match.
-///
-/// ```
-/// use crossleak::matching::matcher::condition_on_labels;
-/// let mut p = vec![0.5, 0.3, 0.6, 0.2];
-/// condition_on_labels(&mut p, &[0, 0, 1, 1], &[Some(false), None, None, Some(true)]);
-/// assert_eq!(p, vec![0.0, 0.6, 0.0, 1.0]);
-/// ```
-pub fn condition_on_labels(prob: &mut [f64], groups: &[usize], labels: &[Option<bool>]) {
+pub(crate) fn condition_on_labels(prob: &mut [f64], groups: &[usize], labels: &[Option<bool>]) {
     condition_bounds(prob, &group_bounds(groups), labels);
 }
 
@@ -1649,5 +1642,16 @@ mod tests {
         let x = Array2::zeros((2, N_FEATURES));
         assert!(MixtureModel::fit(&x, &[0, 1], &MixtureParams::default()).is_err());
         assert!(MixtureModel::fit(&x, &[0], &MixtureParams::default()).is_err());
+    }
+
+    #[test]
+    fn condition_on_labels_examples() {
+        let mut p = vec![0.5, 0.3, 0.6, 0.2];
+        condition_on_labels(
+            &mut p,
+            &[0, 0, 1, 1],
+            &[Some(false), None, None, Some(true)],
+        );
+        assert_eq!(p, vec![0.0, 0.6, 0.0, 1.0]);
     }
 }

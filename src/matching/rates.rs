@@ -86,12 +86,12 @@ impl ExchangeRates {
     }
 
     /// Whether any rate was learned.
-    pub fn any_learned(&self) -> bool {
+    pub(crate) fn any_learned(&self) -> bool {
         self.rates.iter().any(|r| r.source == RateSource::Learned)
     }
 
     /// Converts a record's price into the home currency when its currency has a rate.
-    pub fn convert(&self, attrs: &mut RecordAttrs) {
+    pub(crate) fn convert(&self, attrs: &mut RecordAttrs) {
         let (Some(home), Some(currency), Some(price)) = (&self.home, &attrs.currency, attrs.price)
         else {
             return;
@@ -182,7 +182,9 @@ impl std::fmt::Display for ExchangeRates {
 }
 
 /// The currency most of `currencies` give (ties: the first in code order); `None` when none does.
-pub fn main_currency<'a>(currencies: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+pub(crate) fn main_currency<'a>(
+    currencies: impl IntoIterator<Item = Option<&'a str>>,
+) -> Option<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for c in currencies.into_iter().flatten() {
         let c = c.trim();

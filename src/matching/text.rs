@@ -27,7 +27,7 @@ use crate::hash::FxHasher;
 
 /// What a token is, used by the matching features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenKind {
+pub(crate) enum TokenKind {
     /// A plain word.
     Word,
     /// A bare number.
@@ -39,7 +39,7 @@ pub enum TokenKind {
 }
 
 /// Classifies a canonical token.
-pub fn token_kind(token: &str) -> TokenKind {
+pub(crate) fn token_kind(token: &str) -> TokenKind {
     let has_digit = token.bytes().any(|b| b.is_ascii_digit());
     if !has_digit {
         return TokenKind::Word;
@@ -299,7 +299,7 @@ impl Normalizer {
     /// allocating a string per n-gram: n-grams of up to three characters are packed exactly
     /// (21 bits per character, the top bit marking a title shorter than `n`); longer ones are
     /// hashed to 64 bits, where two distinct n-grams share a key with probability about 2^-64.
-    pub fn char_ngram_keys(tokens: &[String], n: usize) -> Vec<u64> {
+    pub(crate) fn char_ngram_keys(tokens: &[String], n: usize) -> Vec<u64> {
         let mut joined: Vec<char> =
             Vec::with_capacity(2 + tokens.iter().map(String::len).sum::<usize>() + tokens.len());
         joined.push(' ');
@@ -486,23 +486,6 @@ impl Lexicon {
                 Lexicon::from_tsv(include_str!("../../datasets/text/lexicon_id_en.tsv"))
             })
             .clone()
-    }
-
-    /// The words of the standard lexicon that become `concept`, with the concept itself first
-    /// (`shovel` gives `shovel` and `sekop`); a word no entry leads to gives itself alone. What
-    /// a title said before the lexicon rewrote it, so that a misspelt word (`sekp`) can still be
-    /// recognised as its correctly spelt counterpart after the other title's was translated.
-    ///
-    /// ```
-    /// use crossleak::matching::text::Lexicon;
-    /// assert!(Lexicon::standard_surfaces("milk").iter().any(|w| w == "susu"));
-    /// assert_eq!(Lexicon::standard_surfaces("qwzx"), ["qwzx"]);
-    /// ```
-    pub fn standard_surfaces(concept: &str) -> Vec<String> {
-        std::iter::once(concept)
-            .chain(Lexicon::other_spellings(concept).iter().map(String::as_str))
-            .map(String::from)
-            .collect()
     }
 
     /// The words of the standard lexicon other than `concept` that become it, borrowed (see

@@ -874,7 +874,6 @@ impl Detector {
             &linked,
             bestsellers,
             ProductInfo {
-                id: &products.id,
                 category: &products.category,
                 price: &products.price,
                 first_seen: &first_seen,

@@ -44,7 +44,7 @@ pub struct SalesCurve {
 
 /// What the HTML page shows; borrowed from the run's report.
 #[derive(Clone, Copy, Debug)]
-pub struct HtmlReport<'a> {
+pub(crate) struct HtmlReport<'a> {
     /// Summary lines: label and value.
     pub summary: &'a [(String, String)],
     /// Seller statistics.
@@ -367,7 +367,7 @@ p.note{font-size:13px;color:#555}pre{font-size:12px;background:#f7f7f7;padding:8
 svg{display:block;max-width:100%;height:auto}";
 
 /// Renders the page.
-pub fn render(r: &HtmlReport<'_>) -> Result<String> {
+pub(crate) fn render(r: &HtmlReport<'_>) -> Result<String> {
     let mut h = String::new();
     let w = &mut h;
     let _ = write!(

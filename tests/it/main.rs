@@ -7,6 +7,7 @@ mod linkage;
 mod matching;
 mod pipeline;
 mod properties;
+mod quality;
 mod synth;
 mod text;
 mod trend;
