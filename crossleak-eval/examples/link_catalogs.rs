@@ -27,8 +27,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crossleak::Error;
-use crossleak_eval::eval::score_sets;
+use crossleak_eval::eval::{score_sets, write_csv};
 use crossleak_eval::pairs::{
     candidate_recall, catalog_candidates, link_catalogs, read_catalog_records, read_id_pairs,
     Linkage, RecordCatalog,
@@ -261,25 +260,12 @@ fn write_misses(
             .position(|x| x == id)
             .map_or(String::new(), |i| c.records[i].title.clone())
     };
-    let mut text = String::from("left_id,right_id,left_title,right_title\n");
-    for (l, r) in truth {
-        if !found.contains(&(l.as_str(), r.as_str())) {
-            text.push_str(&format!(
-                "{},{},{},{}\n",
-                csv_field(l),
-                csv_field(r),
-                csv_field(&title(left, l)),
-                csv_field(&title(right, r))
-            ));
-        }
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    write_csv(
+        path,
+        &["left_id", "right_id", "left_title", "right_title"],
+        truth
+            .iter()
+            .filter(|(l, r)| !found.contains(&(l.as_str(), r.as_str())))
+            .map(|(l, r)| [l.clone(), r.clone(), title(left, l), title(right, r)]),
+    )
 }

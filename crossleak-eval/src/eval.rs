@@ -70,20 +70,21 @@ pub fn score_sets<T: std::hash::Hash + Eq>(
     Scores::from_counts(tp, p.len() - tp, t.len() - tp)
 }
 
-/// Reads a small CSV of ground truth (no quoted fields) and returns the named columns of every
-/// row, in file order.
+/// Reads a small CSV of ground truth and returns the named columns of every row, in file
+/// order; fields are trimmed and blank lines skipped.
 pub fn read_truth(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .map(|h| {
-            h.trim_start_matches('\u{feff}')
-                .split(',')
-                .map(str::trim)
-                .collect()
-        })
-        .unwrap_or_default();
+    let table = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::io(path, std::io::Error::other(e)))?
+        .iter()
+        .map(String::from)
+        .collect();
     let idx: Vec<usize> = columns
         .iter()
         .map(|c| {
@@ -91,35 +92,54 @@ pub fn read_truth(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>> {
                 .iter()
                 .position(|h| h == c)
                 .ok_or_else(|| Error::MissingColumn {
-                    table: path.display().to_string(),
+                    table: table.clone(),
                     column: c.to_string(),
-                    available: header.iter().map(|h| h.to_string()).collect(),
+                    available: header.clone(),
                 })
         })
         .collect::<Result<_>>()?;
     let mut rows = Vec::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let row = idx
+        // Data rows are numbered from 1, the header being row 0.
+        let row = record.position().map_or(0, |p| p.line() as usize - 1);
+        let fields = idx
             .iter()
             .map(|&i| {
-                fields
+                record
                     .get(i)
-                    .map(|f| f.to_string())
+                    .map(String::from)
                     .ok_or_else(|| Error::BadValue {
-                        table: path.display().to_string(),
-                        row: n + 1,
-                        column: header[i].to_string(),
+                        table: table.clone(),
+                        row,
+                        column: header[i].clone(),
                         reason: "missing field".into(),
                     })
             })
             .collect::<Result<Vec<_>>>()?;
-        rows.push(row);
+        rows.push(fields);
     }
     Ok(rows)
+}
+
+/// Writes a CSV file: the header, then one record per row, fields quoted where needed.
+pub fn write_csv<R>(path: &Path, header: &[&str], rows: R) -> Result<()>
+where
+    R: IntoIterator,
+    R::Item: IntoIterator,
+    <R::Item as IntoIterator>::Item: AsRef<[u8]>,
+{
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    let failed = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    w.write_record(header).map_err(failed)?;
+    for row in rows {
+        w.write_record(row).map_err(failed)?;
+    }
+    w.flush().map_err(|e| Error::io(path, e))
 }
 
 /// A run scored against a synthetic world's ground truth (`truth_alerts.csv`,
@@ -230,6 +250,32 @@ impl std::fmt::Display for OnsetScores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Quoted fields, a byte-order mark and blank lines are read; a short row is an error
+    /// naming the file, its row and the column.
+    #[test]
+    fn truth_files_are_read_as_csv() {
+        let path = std::env::temp_dir().join(format!("crossleak-truth-{}.csv", std::process::id()));
+        std::fs::write(
+            &path,
+            "\u{feff}listing_id, product_id\n\"L,1\",P1\n\nL2 , P2\nL3\n",
+        )
+        .unwrap();
+        let err = read_truth(&path, &["listing_id", "product_id"]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("row 4") && message.contains("product_id"),
+            "{message}"
+        );
+        std::fs::write(
+            &path,
+            "\u{feff}listing_id, product_id\n\"L,1\",P1\n\nL2 , P2\n",
+        )
+        .unwrap();
+        let rows = read_truth(&path, &["product_id", "listing_id"]).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(rows, [["P1", "L,1"], ["P2", "L2"]]);
+    }
 
     #[test]
     fn set_scores() {

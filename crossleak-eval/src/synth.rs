@@ -42,7 +42,6 @@
 //! Brief 44, 2022; CC BY 4.0) and The Complete Journey 2.0 (84.51°, CC0).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
 
@@ -55,6 +54,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::eval::write_csv;
 use crossleak::{Date, Error, Result};
 
 pub mod linkage;
@@ -307,86 +307,93 @@ impl World {
     /// Writes the world's files (see the module docs) into `dir`, creating it if needed.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut s = String::from("product_id,title,category,brand,price,currency,seller_id\n");
-        for p in &self.products {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},IDR,{}",
-                p.product_id,
-                csv_field(&p.title),
-                csv_field(&p.category),
-                csv_field(&p.brand),
-                fmt_price(p.price, "IDR"),
-                p.seller_id
-            );
-        }
-        write_text(&dir.join("products.csv"), &s)?;
-
-        let mut s = String::from(
-            "listing_id,title,listed_at,seller_id,price,currency,origin_country,category\n",
-        );
-        for l in &self.listings {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{}",
-                l.listing_id,
-                csv_field(&l.title),
-                l.listed_at,
-                l.seller_id,
-                fmt_price(l.price, &l.currency),
-                l.currency,
-                l.origin_country,
-                csv_field(&l.category)
-            );
-        }
-        write_text(&dir.join("catalog.csv"), &s)?;
-
-        let pairs = |header: &str, rows: &[(String, String)]| {
-            let mut s = format!("{header}\n");
-            for (a, b) in rows {
-                let _ = writeln!(s, "{a},{b}");
-            }
-            s
-        };
-        write_text(
+        write_csv(
+            &dir.join("products.csv"),
+            &[
+                "product_id",
+                "title",
+                "category",
+                "brand",
+                "price",
+                "currency",
+                "seller_id",
+            ],
+            self.products.iter().map(|p| {
+                [
+                    p.product_id.as_str(),
+                    &p.title,
+                    &p.category,
+                    &p.brand,
+                    &fmt_price(p.price, "IDR"),
+                    "IDR",
+                    &p.seller_id,
+                ]
+                .map(String::from)
+            }),
+        )?;
+        write_csv(
+            &dir.join("catalog.csv"),
+            &[
+                "listing_id",
+                "title",
+                "listed_at",
+                "seller_id",
+                "price",
+                "currency",
+                "origin_country",
+                "category",
+            ],
+            self.listings.iter().map(|l| {
+                [
+                    l.listing_id.clone(),
+                    l.title.clone(),
+                    l.listed_at.to_string(),
+                    l.seller_id.clone(),
+                    fmt_price(l.price, &l.currency),
+                    l.currency.clone(),
+                    l.origin_country.clone(),
+                    l.category.clone(),
+                ]
+            }),
+        )?;
+        let pairs = |rows: Vec<(String, String)>| rows.into_iter().map(|(a, b)| [a, b]);
+        write_csv(
             &dir.join("truth_alerts.csv"),
-            &pairs("listing_id,product_id", &self.truth_alerts()),
+            &["listing_id", "product_id"],
+            pairs(self.truth_alerts()),
         )?;
-        write_text(
+        write_csv(
             &dir.join("truth_copies.csv"),
-            &pairs("listing_id,product_id", &self.truth_copies()),
+            &["listing_id", "product_id"],
+            pairs(self.truth_copies()),
         )?;
-        let sellers: Vec<(String, String)> = self
-            .sellers
-            .iter()
-            .map(|s| (s.seller_id.clone(), s.kind.name().to_string()))
-            .collect();
-        write_text(
+        write_csv(
             &dir.join("truth_sellers.csv"),
-            &pairs("seller_id,kind", &sellers),
+            &["seller_id", "kind"],
+            self.sellers
+                .iter()
+                .map(|s| [s.seller_id.clone(), s.kind.name().to_string()]),
         )?;
-        let onsets: Vec<(String, String)> = self
-            .onsets
-            .iter()
-            .map(|(p, d)| (self.products[*p].product_id.clone(), d.to_string()))
-            .collect();
-        write_text(
+        write_csv(
             &dir.join("truth_onsets.csv"),
-            &pairs("product_id,onset", &onsets),
+            &["product_id", "onset"],
+            self.onsets
+                .iter()
+                .map(|(p, d)| [self.products[*p].product_id.clone(), d.to_string()]),
         )?;
-        let mut s = String::from("product_id,event,start,end,factor\n");
-        for e in &self.events {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{:.2}",
-                self.products[e.product].product_id,
-                e.kind.name(),
-                e.start,
-                e.end,
-                e.factor
-            );
-        }
-        write_text(&dir.join("truth_events.csv"), &s)?;
+        write_csv(
+            &dir.join("truth_events.csv"),
+            &["product_id", "event", "start", "end", "factor"],
+            self.events.iter().map(|e| {
+                [
+                    self.products[e.product].product_id.clone(),
+                    e.kind.name().to_string(),
+                    e.start.to_string(),
+                    e.end.to_string(),
+                    format!("{:.2}", e.factor),
+                ]
+            }),
+        )?;
         let json = serde_json::to_string_pretty(&self.params)?;
         write_text(&dir.join("world.json"), &(json + "\n"))?;
         self.write_sales(&dir.join("sales.parquet"))
@@ -422,14 +429,6 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn decimals(currency: &str) -> usize {
     match currency {
         "IDR" | "VND" | "THB" | "PHP" => 0,
@@ -459,46 +458,21 @@ fn gunzip(bytes: &[u8]) -> Result<String> {
 }
 
 /// Splits RFC 4180 CSV text into records of fields.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    field.push('"');
-                    chars.next();
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\r' => {}
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                _ => field.push(c),
-            }
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
+fn parse_csv(text: &str) -> Result<Vec<Vec<String>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .map(|r| {
+            r.map(|r| r.iter().map(String::from).collect())
+                .map_err(|e| Error::Config(format!("embedded synth source: {e}")))
+        })
+        .collect()
 }
 
 pub(crate) fn load_names() -> Result<Vec<SourceName>> {
-    let rows = parse_csv(&gunzip(TOKOPEDIA_GZ)?);
+    let rows = parse_csv(&gunzip(TOKOPEDIA_GZ)?)?;
     Ok(rows
         .into_iter()
         .skip(1)
@@ -1738,9 +1712,14 @@ mod tests {
 
     #[test]
     fn csv_round_trip() {
-        let rows = parse_csv("a,b\n\"x, \"\"y\"\"\",2\n");
+        let rows = parse_csv("a,b\n\"x, \"\"y\"\"\",2\n").unwrap();
         assert_eq!(rows, vec![vec!["a", "b"], vec!["x, \"y\"", "2"]]);
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        let path = std::env::temp_dir().join(format!("crossleak-csv-{}.csv", std::process::id()));
+        write_csv(&path, &["a", "b"], [["x, \"y\"", "2"]]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(text, "a,b\n\"x, \"\"y\"\"\",2\n");
+        assert_eq!(parse_csv(&text).unwrap(), rows);
     }
 
     #[test]

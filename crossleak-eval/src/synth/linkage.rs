@@ -20,7 +20,6 @@
 //! | `truth.csv` | `left_id,right_id`: every listing that copies a home product |
 //! | `linkage.json` | the [`LinkageParams`] used |
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -29,9 +28,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    csv_field, find_brand, home_catalog, load_names, param, sub_rng, write_text, ForeignSeller,
-    HomeProduct, Listing, ListingCtx, Plan, SellerKind,
+    find_brand, home_catalog, load_names, param, sub_rng, write_text, ForeignSeller, HomeProduct,
+    Listing, ListingCtx, Plan, SellerKind,
 };
+use crate::eval::write_csv;
 use crossleak::{Date, Error, Result};
 
 /// Parameters of a pair of catalogs to link. Missing fields in JSON take their default.
@@ -86,42 +86,38 @@ impl LinkageCatalogs {
     /// needed.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let header = "id,title,brand,price,category\n";
-        let mut left = String::with_capacity(64 * (self.products.len() + 1));
-        left.push_str(header);
-        for p in &self.products {
-            let _ = writeln!(
-                left,
-                "{},{},{},{:.0},{}",
-                p.product_id,
-                csv_field(&p.title),
-                csv_field(&p.brand),
-                p.price,
-                csv_field(&p.category)
-            );
-        }
-        write_text(&dir.join("left.csv"), &left)?;
-        drop(left);
-        let mut right = String::with_capacity(64 * (self.listings.len() + 1));
-        right.push_str(header);
-        for l in &self.listings {
-            let _ = writeln!(
-                right,
-                "{},{},{},{:.0},{}",
-                l.listing_id,
-                csv_field(&l.title),
-                csv_field(&find_brand(&l.title)),
-                l.price,
-                csv_field(&l.category)
-            );
-        }
-        write_text(&dir.join("right.csv"), &right)?;
-        drop(right);
-        let mut truth = String::from("left_id,right_id\n");
-        for (p, l) in self.truth() {
-            let _ = writeln!(truth, "{p},{l}");
-        }
-        write_text(&dir.join("truth.csv"), &truth)?;
+        let header = ["id", "title", "brand", "price", "category"];
+        write_csv(
+            &dir.join("left.csv"),
+            &header,
+            self.products.iter().map(|p| {
+                [
+                    p.product_id.clone(),
+                    p.title.clone(),
+                    p.brand.clone(),
+                    format!("{:.0}", p.price),
+                    p.category.clone(),
+                ]
+            }),
+        )?;
+        write_csv(
+            &dir.join("right.csv"),
+            &header,
+            self.listings.iter().map(|l| {
+                [
+                    l.listing_id.clone(),
+                    l.title.clone(),
+                    find_brand(&l.title),
+                    format!("{:.0}", l.price),
+                    l.category.clone(),
+                ]
+            }),
+        )?;
+        write_csv(
+            &dir.join("truth.csv"),
+            &["left_id", "right_id"],
+            self.truth().into_iter().map(|(p, l)| [p, l]),
+        )?;
         let json = serde_json::to_string_pretty(&self.params)
             .map_err(|e| Error::Config(format!("cannot serialise linkage parameters: {e}")))?;
         write_text(&dir.join("linkage.json"), &(json + "\n"))
