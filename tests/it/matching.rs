@@ -28,8 +28,8 @@ fn splits(name: &str, train: &str, valid: &str) -> (LabeledPairs, LabeledPairs, 
 
 /// Supervised and unsupervised test-split F1 of one benchmark. The supervised model must do at
 /// least as well as the plain baseline (logistic regression on six title similarities) on the
-/// same splits, within half a point: on WDC computers with the small training set it is 72.2
-/// against the baseline's 72.5 (docs/BENCHMARKS.md), the one benchmark where it is not ahead.
+/// same splits: its closest margin is WDC computers with the small training set, 74.9 against
+/// 72.5 (docs/BENCHMARKS.md).
 fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     let (train, valid, test) = splits(name, train, valid);
     let sup = match_supervised(&train, &valid, &test, &LogisticParams::default()).unwrap();
@@ -39,7 +39,7 @@ fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     assert_eq!(back.predict(&sup.features), sup.probabilities);
     let baseline = match_baseline(&train, &[&valid], &test).unwrap();
     assert!(
-        sup.scores.f1 + 0.005 >= baseline.f1,
+        sup.scores.f1 >= baseline.f1,
         "{name}: supervised F1 {} under the baseline's {}",
         sup.scores.f1,
         baseline.f1
@@ -64,7 +64,7 @@ fn amazon_google_pairs() {
 #[test]
 fn wdc_computers_small() {
     let (sup, unsup) = both("wdc_computers", "train_small", "valid_small");
-    assert!(sup >= 0.65, "supervised F1 {sup}");
+    assert!(sup >= 0.70, "supervised F1 {sup}");
     assert!(unsup >= 0.50, "unsupervised F1 {unsup}");
 }
 
@@ -241,6 +241,46 @@ fn attributes_without_a_role_are_compared_and_weighed() {
         .contains("similar:authors=1.00"));
     let back = MatchModel::from_json(&with.model.to_json().unwrap()).unwrap();
     assert_eq!(back.predict(&with.features), with.probabilities);
+}
+
+#[test]
+fn the_unsupervised_model_compares_attributes_without_a_role() {
+    // Non-matches share the title and differ in their authors: with the authors compared, EM
+    // finds the matches without a label; from the titles alone it cannot.
+    let dir = std::env::temp_dir().join(format!("crossleak-it-papers-em-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |with_authors: bool| {
+        let [train, valid, test] = papers(&dir, with_authors).map(|p| read_pairs(&p).unwrap());
+        match_unsupervised(&[&train, &valid], &test, &MixtureParams::default()).unwrap()
+    };
+    let with = run(true);
+    let without = run(false);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(with.scores.f1 >= 0.9, "with authors: {:?}", with.scores);
+    assert!(
+        without.scores.f1 < 0.8,
+        "titles alone: {:?}",
+        without.scores
+    );
+    let names = with.model.term_names();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["similar:authors", "has:authors"]
+    );
+    // A pair judged a match, with equal authors: their similarity weighs towards a match.
+    let j = names.len() - 2;
+    let i = (0..with.features.len())
+        .find(|&i| with.decisions[i] && with.features.x[[i, j]] == 1.0)
+        .unwrap();
+    let c = with.model.contributions(&with.features, i);
+    assert_eq!(c.len(), names.len());
+    assert!(c[j] > 0.0, "{c:?}");
+    assert!(with
+        .model
+        .explain(&with.features, i, 3)
+        .contains("similar:authors=1.00"));
+    let back = MatchModel::from_json(&with.model.to_json().unwrap()).unwrap();
+    assert_eq!(back, with.model);
 }
 
 #[test]
