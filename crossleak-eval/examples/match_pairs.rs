@@ -150,7 +150,8 @@ fn run(args: &Args) -> crossleak::Result<()> {
             let tried: Vec<String> = summary
                 .validation_f1
                 .iter()
-                .map(|(a, f)| format!("alpha {a}: {f:.3}"))
+                .zip(&summary.validation_log_loss)
+                .map(|((a, f), (_, l))| format!("alpha {a}: {f:.3} (log-loss {l:.4})"))
                 .collect();
             println!(
                 "logistic: cross-validated F1 {}; chosen alpha {}, {} token terms, threshold {:.3}",

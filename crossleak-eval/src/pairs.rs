@@ -552,7 +552,7 @@ pub fn match_supervised(
 
 /// Unsupervised matching of a benchmark: no label is read except to score the test pairs at
 /// the end. The mixture model is fitted by EM on the features of every given pair (`others`
-/// and `test`), grouped by left record because a record of a catalog without duplicates
+/// and `test`, generic attributes included), grouped by left record because a record of a catalog without duplicates
 /// matches at most one record of the other; test pairs are decided at the model's own
 /// threshold.
 pub fn match_unsupervised(
@@ -567,11 +567,14 @@ pub fn match_unsupervised(
         .flat_map(|s| s.left.iter().map(|r| r.title.as_str()))
         .collect();
     // The pairs of one left record are its candidates, whichever file holds them.
-    let all = analyzer.grouped_features(&splits, &first_appearance(&keys));
+    let values: Vec<_> = splits.iter().flat_map(|s| s.other_values()).collect();
+    let all = analyzer
+        .grouped_features(&splits, &first_appearance(&keys))
+        .with_attributes(test.roles.other.clone(), &values);
     let score: Vec<f64> = all.x.rows().into_iter().map(|r| r[0] + r[1]).collect();
     let (order, groups) = grouped_order(&keys, &score);
     let sorted = all.select(&order);
-    let model = MatchModel::Mixture(MixtureModel::fit(&sorted.x, &groups, params)?);
+    let model = MatchModel::Mixture(MixtureModel::fit_pairs(&sorted, &groups, params)?);
     let grouped = model.predict_grouped(&sorted, &groups);
     // Test pairs sit at the end of `all`.
     let offset = all.len() - test.len();

@@ -7,14 +7,16 @@
 //! pair keeps the tokens found in exactly one of its two titles ([`PairFeatures::differing`]),
 //! which a supervised model can weigh word by word ("upgrade", "mac", "refill").
 //!
-//! Four columns count tokens rather than weigh them, each count `n` read as a similarity (1 for
+//! Five columns count tokens rather than weigh them, each count `n` read as a similarity (1 for
 //! none, `1 / (1 + n)` else): `cover_better` and `cover_worse` count the distinct tokens of one
 //! title not found in the other (a typo of one edit tolerated in words of four letters or
 //! more), for the title with fewer and with more such tokens. A copy adds spam words and typos
 //! but few words of content; a sibling variant differs in its colour, size or model words.
 //! `sole_cover` and `rival_cover` compare a candidate with the other candidates of the same
 //! query: the query tokens it alone covers (the details that single it out among near-identical
-//! variants), and the query tokens it misses that another candidate covers.
+//! variants), and the query tokens it misses that another candidate covers. `code_cover` counts
+//! the model codes of one title the other does not hold (`code_conflicts`), for the title
+//! missing fewer: another offer adds codes, another product has codes of its own.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -26,7 +28,7 @@ use crate::matching::index::{query_runs, AnalyzedTitle, CandidatePair};
 use crate::matching::text::{token_kind, Lexicon, Normalizer, TokenKind};
 
 /// Names of the feature columns, in order.
-pub const FEATURE_NAMES: [&str; 23] = [
+pub const FEATURE_NAMES: [&str; 24] = [
     "word_cosine",
     "char_cosine",
     "token_jaccard",
@@ -50,6 +52,7 @@ pub const FEATURE_NAMES: [&str; 23] = [
     "cover_worse",
     "sole_cover",
     "rival_cover",
+    "code_cover",
 ];
 
 /// A feature column, by name: `f[Feature::CodeAgreement as usize]` or
@@ -103,6 +106,8 @@ pub enum Feature {
     SoleCover,
     /// Tokens other candidates share with the listing that this one lacks.
     RivalCover,
+    /// Count similarity of the model codes missing from the side missing fewer.
+    CodeCover,
 }
 
 impl Feature {
@@ -131,6 +136,7 @@ impl Feature {
         Feature::CoverWorse,
         Feature::SoleCover,
         Feature::RivalCover,
+        Feature::CodeCover,
     ];
 
     /// Column of the feature.
@@ -497,6 +503,7 @@ fn features_with_sets<'a>(
     if let Some(c) = code_agreement(&a.tokens, &b.tokens) {
         f[Feature::CodeAgreement as usize] = c;
         f[Feature::HasCodes as usize] = 1.0;
+        f[Feature::CodeCover as usize] = count_similarity(code_conflicts(&a.tokens, &b.tokens));
     }
     let (mut na, mut nb) = (numeric_tokens(&a.tokens), numeric_tokens(&b.tokens));
     // A quantity one title writes together and the other apart is the same number on both.
@@ -795,21 +802,13 @@ fn token_weights(a: &AnalyzedTitle) -> TokenWeights<'_> {
 /// 0.5 when two codes differ only after a shared stem of at least four characters, at most
 /// one character longer (`dscw120p` and `dscw120b`: colour variants); 0.0 otherwise.
 pub(crate) fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
-    let codes = |t: &'_ [String]| -> Vec<String> {
-        t.iter()
-            .filter(|x| token_kind(x) == TokenKind::ModelCode && x.chars().count() >= 3)
-            .cloned()
-            .collect()
-    };
-    let (ca, cb) = (codes(a), codes(b));
+    let (ca, cb) = (model_codes(a), model_codes(b));
     if ca.is_empty() && cb.is_empty() {
         return None;
     }
     let (ja, jb) = (a.concat(), b.concat());
-    let found = |codes: &[String], other: &[String], joined: &str| {
-        codes
-            .iter()
-            .any(|c| other.contains(c) || (c.chars().count() >= 4 && joined.contains(c.as_str())))
+    let found = |codes: &[&str], other: &[String], joined: &str| {
+        codes.iter().any(|c| holds_code(c, other, joined))
     };
     if found(&ca, b, &jb) || found(&cb, a, &ja) {
         return Some(1.0);
@@ -823,6 +822,39 @@ pub(crate) fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
         })
     });
     Some(if variant { 0.5 } else { 0.0 })
+}
+
+/// Model codes of a title: tokens mixing letters and digits, of three characters or more.
+fn model_codes(t: &[String]) -> Vec<&str> {
+    t.iter()
+        .filter(|x| token_kind(x) == TokenKind::ModelCode && x.chars().count() >= 3)
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether `other` (tokens, and `joined`, the same tokens written together) holds `code`.
+fn holds_code(code: &str, other: &[String], joined: &str) -> bool {
+    other.iter().any(|t| t == code) || (code.chars().count() >= 4 && joined.contains(code))
+}
+
+/// The model codes of each title that the other does not hold (as in [`code_agreement`]),
+/// counted for the title with fewer: 0 when one title's codes are all in the other, however
+/// many the other adds (a part number, an EAN), and 1 or more when each title has a code of
+/// its own, as two variants or two products that share a platform code (`ddr4`, a processor
+/// model) do while their part numbers differ.
+pub(crate) fn code_conflicts(a: &[String], b: &[String]) -> u32 {
+    let (ja, jb) = (a.concat(), b.concat());
+    let missing = |codes: &[&str], other: &[String], joined: &str| {
+        let mut codes = codes.to_vec();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+            .iter()
+            .filter(|c| !holds_code(c, other, joined))
+            .count() as u32
+    };
+    let (ca, cb) = (model_codes(a), model_codes(b));
+    missing(&ca, b, &jb).min(missing(&cb, a, &ja))
 }
 
 /// Similarity of the two token lists sorted and joined, so word order does not count:
@@ -1047,6 +1079,30 @@ mod tests {
     }
 
     #[test]
+    fn code_cover_tells_another_offer_from_another_product_sharing_a_code() {
+        let t = analysed(&[
+            "Lenovo ThinkServer TD350 Xeon E5-2620V4 16 GB 70DG007QUX",
+            "Lenovo ThinkServer TD350 Xeon E5-2620V4 16 GB 70DG006QUX",
+            "Lenovo TD350 Xeon E5-2620V4 70DG007QUX tower server EAN 0889955475631 SKU LN12345",
+            "Lenovo ThinkServer tower 16 GB",
+        ]);
+        let none = RecordAttrs::default();
+        // Both hold the processor code, so codes "agree"; each has a part number of its own.
+        let f = pair_features(&t[0], &none, &t[1], &none);
+        assert_eq!(get(&f, "code_agreement"), 1.0);
+        assert_eq!(get(&f, "code_cover"), 0.5);
+        // Another offer of the product adds a shop code; the other title's codes are all in it.
+        let f = pair_features(&t[2], &none, &t[0], &none);
+        assert_eq!(get(&f, "code_cover"), 1.0);
+        // Codes on one side only: nothing conflicts.
+        let f = pair_features(&t[3], &none, &t[0], &none);
+        assert_eq!((get(&f, "has_codes"), get(&f, "code_cover")), (1.0, 1.0));
+        // No codes at all: absent.
+        let f = pair_features(&t[3], &none, &t[3], &none);
+        assert_eq!((get(&f, "has_codes"), get(&f, "code_cover")), (0.0, 0.0));
+    }
+
+    #[test]
     fn a_quantity_written_apart_is_found_by_its_parts() {
         let t = analysed(&[
             "Whiteboard gantung 180 x 120 cm",
@@ -1182,5 +1238,19 @@ mod tests {
         assert!(within_one_edit("oxone", "oxon"));
         assert!(!within_one_edit("oxone", "xoneo"));
         assert!(within_one_edit("", "a") && !within_one_edit("", "ab"));
+    }
+
+    #[test]
+    fn code_conflicts_examples() {
+        let t = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            code_conflicts(&t("hyperx ddr4 hx426c15fb"), &t("hyperx ddr4 hx424c15fb")),
+            1
+        );
+        assert_eq!(
+            code_conflicts(&t("wd10efrx sata3"), &t("wd wd10efrx 718037599820")),
+            0
+        );
+        assert_eq!(code_conflicts(&t("pink camera"), &t("camera")), 0);
     }
 }

@@ -39,24 +39,26 @@ impl MatchModel {
     pub fn term_names(&self) -> Vec<String> {
         let n = match self {
             MatchModel::Logistic(m) => m.columns() + m.tokens.len(),
-            MatchModel::Mixture(_) => N_FEATURES,
+            MatchModel::Mixture(m) => m.columns(),
         };
         (0..n).map(|j| self.term_name(j)).collect()
     }
 
     /// Name of term `j` of [`MatchModel::term_names`].
     fn term_name(&self, j: usize) -> String {
+        let attribute = |attributes: &[String]| {
+            let a = &attributes[(j - N_FEATURES) / 2];
+            if (j - N_FEATURES).is_multiple_of(2) {
+                format!("similar:{a}")
+            } else {
+                format!("has:{a}")
+            }
+        };
         match (FEATURE_NAMES.get(j), self) {
             (Some(name), _) => (*name).to_string(),
-            (None, MatchModel::Logistic(m)) if j < m.columns() => {
-                let a = &m.attributes[(j - N_FEATURES) / 2];
-                if (j - N_FEATURES).is_multiple_of(2) {
-                    format!("similar:{a}")
-                } else {
-                    format!("has:{a}")
-                }
-            }
+            (None, MatchModel::Logistic(m)) if j < m.columns() => attribute(&m.attributes),
             (None, MatchModel::Logistic(m)) => format!("differs:{}", m.tokens[j - m.columns()]),
+            (None, MatchModel::Mixture(m)) if j < m.columns() => attribute(&m.attributes),
             (None, MatchModel::Mixture(_)) => format!("term {j}"),
         }
     }
@@ -128,15 +130,11 @@ impl MatchModel {
             .iter()
             .take(top)
             .map(|&j| {
-                let columns = match self {
-                    MatchModel::Logistic(m) => m.columns(),
-                    MatchModel::Mixture(_) => N_FEATURES,
+                let (columns, attributes) = match self {
+                    MatchModel::Logistic(m) => (m.columns(), &m.attributes[..]),
+                    MatchModel::Mixture(m) => (m.columns(), &m.attributes[..]),
                 };
                 if j < columns {
-                    let attributes = match self {
-                        MatchModel::Logistic(m) => &m.attributes[..],
-                        MatchModel::Mixture(_) => &[],
-                    };
                     let v = f.value(i, j, attributes);
                     format!("{}={v:.2} ({:+.1})", self.term_name(j), c[j])
                 } else {
@@ -264,6 +262,11 @@ pub struct MixtureModel {
     pub lead: Option<LeadDensity>,
     /// EM iterations run.
     pub iterations: usize,
+    /// Names of the further attributes whose similarity columns the model reads
+    /// ([`PairFeatures::attributes`], see [`MixtureModel::fit_pairs`]); empty for the
+    /// detector's listings and products.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
 }
 
 /// Gaussian parameters (mean, variance) on the logit scale of a candidate's lead, per class.
@@ -306,6 +309,10 @@ fn index_similarity(x: &Array2<f64>, i: usize) -> f64 {
 /// Cut points of title similarities in [0, 1]: as in record-linkage comparison levels, a few
 /// bands from "unrelated" to "the same but for case or punctuation" (0.97 and over).
 const SIMILARITY_CUTS: [f64; 5] = [0.5, 0.7, 0.8, 0.9, 0.97];
+/// Cut points of a further attribute's similarity (a Jaccard similarity of word and trigram
+/// sets, [`crate::matching::features::attribute_similarity`]): spread over the whole range,
+/// since two long texts about one product (descriptions) share well under half their words.
+const ATTRIBUTE_CUTS: [f64; 6] = [0.1, 0.2, 0.35, 0.5, 0.7, 0.9];
 /// Cut points of a count of tokens `n` read as `1 / (1 + n)`: 0, 1, 2, 3 or more.
 const COUNT_CUTS: [f64; 3] = [0.3, 0.45, 0.99];
 /// Cut points of a count read as `1 - 1 / (1 + n)`: 0, 1, 2, 3 or more.
@@ -342,6 +349,18 @@ impl MixtureModel {
         MixtureModel::fit_labelled(x, groups, &[], params)
     }
 
+    /// [`MixtureModel::fit`] on the pairs of `f`, its further attributes
+    /// ([`PairFeatures::attributes`]) among the compared features: each attribute's
+    /// similarity in levels (cut at 0.1, 0.2, 0.35, 0.5, 0.7 and 0.9), where both records have
+    /// it.
+    pub fn fit_pairs(
+        f: &PairFeatures,
+        groups: &[usize],
+        params: &MixtureParams,
+    ) -> Result<MixtureModel> {
+        MixtureModel::fit_with(&f.x, groups, &[], params, &f.attributes)
+    }
+
     /// [`MixtureModel::fit`] with some pairs labelled by an analyst: `labels[i]` is
     /// `Some(true)` when row `i`'s target is known to be its query's match, `Some(false)` when
     /// it is known not to be, `None` when unknown (`labels` empty: nothing known). EM holds the
@@ -354,6 +373,25 @@ impl MixtureModel {
         labels: &[Option<bool>],
         params: &MixtureParams,
     ) -> Result<MixtureModel> {
+        MixtureModel::fit_with(x, groups, labels, params, &[])
+    }
+
+    /// [`MixtureModel::fit_labelled`] reading the columns of `attributes` as well (the layout
+    /// of [`PairFeatures::with_attributes`]).
+    fn fit_with(
+        x: &Array2<f64>,
+        groups: &[usize],
+        labels: &[Option<bool>],
+        params: &MixtureParams,
+        attributes: &[String],
+    ) -> Result<MixtureModel> {
+        if x.ncols() < N_FEATURES + 2 * attributes.len() {
+            return Err(Error::Model(format!(
+                "{} feature columns for {} further attributes",
+                x.ncols(),
+                attributes.len()
+            )));
+        }
         if !labels.is_empty() && labels.len() != x.nrows() {
             return Err(Error::Model(format!(
                 "{} labels for {} candidate pairs",
@@ -422,14 +460,19 @@ impl MixtureModel {
                 &[],
             ),
         ];
+        // Further attributes (columns after the features, two each: similarity, presence) are
+        // compared by levels of similarity when both records have them.
+        let further = (0..attributes.len()).map(|a| N_FEATURES + 2 * a);
         let mut model = MixtureModel {
             prior: 0.5,
             rank_prior: Vec::new(),
             features: spec
                 .iter()
-                .map(|&(c, p, density, cuts)| MixtureFeature {
-                    column: c.index(),
-                    present: p.map(Feature::index),
+                .map(|&(c, p, density, cuts)| (c.index(), p.map(Feature::index), density, cuts))
+                .chain(further.map(|c| (c, Some(c + 1), Density::Levels, &ATTRIBUTE_CUTS[..])))
+                .map(|(column, present, density, cuts)| MixtureFeature {
+                    column,
+                    present,
                     density,
                     matched: Vec::new(),
                     unmatched: Vec::new(),
@@ -442,6 +485,7 @@ impl MixtureModel {
                 cuts: LEAD_CUTS.to_vec(),
             }),
             iterations: 0,
+            attributes: attributes.to_vec(),
         };
         // Start from a two-means split of the mean title similarity.
         let score: Vec<f64> = (0..x.nrows()).map(|i| mean_cosine(x, i)).collect();
@@ -704,10 +748,15 @@ impl MixtureModel {
         base + lse
     }
 
+    /// Number of columns the model reads: [`FEATURE_NAMES`] and two per further attribute.
+    fn columns(&self) -> usize {
+        N_FEATURES + 2 * self.attributes.len()
+    }
+
     /// Each feature's log-likelihood ratio for one row. The lead is a property of the whole
     /// candidate list, so it is not among one row's contributions.
     fn contributions(&self, row: ArrayView1<'_, f64>) -> Vec<f64> {
-        let mut c = vec![0.0; N_FEATURES];
+        let mut c = vec![0.0; self.columns()];
         for f in &self.features {
             if f.present.is_some_and(|p| row[p] < 0.5) {
                 continue;
@@ -1010,7 +1059,8 @@ impl Stats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogisticParams {
-    /// L2 penalties tried; the one with the best cross-validated F1 is kept (default 0.3, 1, 3).
+    /// L2 penalties tried; the one with the lowest cross-validated log-loss is kept (default
+    /// 0.3, 1, 3).
     pub alphas: Vec<f64>,
     /// A differing token becomes a term when it differs in at least this many training pairs
     /// (default 3); 0 turns token terms off.
@@ -1067,6 +1117,10 @@ pub struct FitSummary {
     /// `(penalty, F1)`: each pair of the training and validation pool scored by the model
     /// fitted without its fold.
     pub validation_f1: Vec<(f64, f64)>,
+    /// Out-of-fold mean log-loss of the calibrated probabilities for each penalty tried, in
+    /// order, as `(penalty, log-loss)`: the penalty with the lowest is chosen.
+    #[serde(default)]
+    pub validation_log_loss: Vec<(f64, f64)>,
     /// The chosen penalty.
     pub alpha: f64,
     /// Token terms in the model.
@@ -1078,11 +1132,13 @@ impl LogisticModel {
     /// `params.folds`-fold cross-validation: pair `i` of the pool is in fold `i % folds`, and
     /// for each penalty of `params` a model is fitted on every fold's complement and scores
     /// the fold. Platt scaling is fitted on those out-of-fold log-odds and the F1-best
-    /// threshold found on the calibrated out-of-fold probabilities. The penalty with the best
-    /// out-of-fold F1 is kept, and the final model is fitted on the whole pool with that
-    /// penalty, calibration and threshold. Every labelled pair thus serves both fitting and
-    /// choosing, nothing is chosen on a small split alone, and the result does not depend on
-    /// the thread count.
+    /// threshold found on the calibrated out-of-fold probabilities. The penalty whose
+    /// calibrated out-of-fold probabilities have the lowest log-loss is kept (a proper score of
+    /// every pair; the F1 at a tuned threshold turns on the few pairs near the cut, and
+    /// penalties a thousandth of F1 apart are a coin toss between them), and the final model is
+    /// fitted on the whole pool with that penalty, calibration and threshold. Every labelled
+    /// pair thus serves both fitting and choosing, nothing is chosen on a small split alone,
+    /// and the result does not depend on the thread count.
     pub fn train(
         train: &PairFeatures,
         train_labels: &[bool],
@@ -1127,7 +1183,7 @@ impl LogisticModel {
             })
             .collect::<Result<_>>()?;
         let mut best: Option<(f64, f64, (f64, f64), f64)> = None;
-        let mut tried = Vec::new();
+        let (mut tried, mut losses) = (Vec::new(), Vec::new());
         for (a_i, &alpha) in params.alphas.iter().enumerate() {
             let mut z = vec![0.0; pool.len()];
             for part in &scored[a_i * k..(a_i + 1) * k] {
@@ -1138,9 +1194,11 @@ impl LogisticModel {
             let (a, b) = platt(&z, &labels)?;
             let p: Vec<f64> = z.iter().map(|&zi| sigmoid(a * zi + b)).collect();
             let (f1, threshold) = best_threshold(&p, &labels);
+            let loss = log_loss(&p, &labels);
             tried.push((alpha, f1));
-            if best.is_none_or(|(b_f1, ..)| f1 > b_f1) {
-                best = Some((f1, alpha, (a, b), threshold));
+            losses.push((alpha, loss));
+            if best.is_none_or(|(b_loss, ..)| loss < b_loss) {
+                best = Some((loss, alpha, (a, b), threshold));
             }
         }
         let (_, alpha, (a, b), threshold) = best.expect("at least one penalty was tried");
@@ -1149,6 +1207,7 @@ impl LogisticModel {
         model.threshold = threshold;
         let summary = FitSummary {
             validation_f1: tried,
+            validation_log_loss: losses,
             alpha: model.alpha,
             token_terms: model.tokens.len(),
         };
@@ -1302,6 +1361,17 @@ fn platt(z: &[f64], labels: &[bool]) -> Result<(f64, f64)> {
         ));
     }
     Ok((a, b))
+}
+
+/// Mean log-loss of probabilities `p` of labelled pairs (probabilities kept off 0 and 1 by
+/// 1e-15).
+fn log_loss(p: &[f64], labels: &[bool]) -> f64 {
+    let sum: f64 = p
+        .iter()
+        .zip(labels)
+        .map(|(&q, &l)| -(if l { q } else { 1.0 - q }).clamp(1e-15, 1.0).ln())
+        .sum();
+    sum / p.len().max(1) as f64
 }
 
 /// The F1-best threshold on probabilities `p` of labelled pairs, cut between distinct
@@ -1552,6 +1622,13 @@ mod tests {
         let (m, summary) =
             LogisticModel::train(&f, &y, &vf, &vy, &LogisticParams::default()).unwrap();
         assert_eq!(summary.validation_f1.len(), 3);
+        // The penalty kept is the one with the lowest out-of-fold log-loss.
+        let lowest = summary
+            .validation_log_loss
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(summary.alpha, lowest.0);
         assert_eq!(m.tokens, ["promo", "refill"]);
         assert!(m.token_weights[1] < -1.0, "{:?}", m.token_weights);
         let model = MatchModel::Logistic(m);
@@ -1635,6 +1712,60 @@ mod tests {
             }
         }
         assert!(MixtureModel::fit_labelled(&f.x, &groups, &labels[1..], &params).is_err());
+    }
+
+    #[test]
+    fn log_loss_is_the_mean_negative_log_probability_of_the_labels() {
+        let l = log_loss(&[0.5, 0.5, 0.9], &[true, false, false]);
+        assert!((l - (2.0 * 2f64.ln() + 10f64.ln()) / 3.0).abs() < 1e-12);
+        assert!(log_loss(&[1.0], &[false]).is_finite());
+    }
+
+    #[test]
+    fn mixture_reads_further_attributes_only_when_fitted_on_pairs() {
+        let (f, y) = sample(1200, 6);
+        let groups: Vec<usize> = (0..f.len()).map(|i| i / 3).collect();
+        // An attribute equal in matches and unrelated otherwise, missing in every fifth pair.
+        let values: Vec<Vec<(Option<&str>, Option<&str>)>> = y
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| {
+                let right = if m { "deep red" } else { "pale blue" };
+                vec![(Some("deep red"), (i % 5 != 0).then_some(right))]
+            })
+            .collect();
+        let g = f.clone().with_attributes(vec!["colour".into()], &values);
+        let params = MixtureParams::default();
+        let plain = MixtureModel::fit(&f.x, &groups, &params).unwrap();
+        assert_eq!(MixtureModel::fit(&g.x, &groups, &params).unwrap(), plain);
+        let with = MixtureModel::fit_pairs(&g, &groups, &params).unwrap();
+        assert_eq!(with.attributes, ["colour"]);
+        assert_eq!(with.features.len(), plain.features.len() + 1);
+        let colour = with.features.last().unwrap();
+        assert_eq!(
+            (colour.column, colour.present),
+            (N_FEATURES, Some(N_FEATURES + 1))
+        );
+        assert!(
+            centre(colour.density, &colour.matched) > centre(colour.density, &colour.unmatched)
+        );
+        let model = MatchModel::Mixture(with);
+        let names = model.term_names();
+        assert_eq!(&names[N_FEATURES..], ["similar:colour", "has:colour"]);
+        assert_eq!(model.contributions(&g, 1).len(), names.len());
+        // Where the attribute is missing it contributes nothing.
+        assert_eq!(model.contributions(&g, 0)[N_FEATURES], 0.0);
+        assert_eq!(
+            MatchModel::from_json(&model.to_json().unwrap()).unwrap(),
+            model
+        );
+        assert!(
+            MixtureModel::fit_pairs(&f.clone().with_attributes(vec![], &[]), &groups, &params)
+                .is_ok()
+        );
+        let mut short = g.clone();
+        short.x = f.x.clone();
+        assert!(MixtureModel::fit_pairs(&short, &groups, &params).is_err());
     }
 
     #[test]

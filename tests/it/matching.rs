@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::example;
-use crossleak::matching::matcher::{LogisticParams, MatchModel};
+use crossleak::matching::matcher::{LogisticParams, MatchModel, MixtureParams};
 use crossleak::Error;
 use crossleak_eval::pairs::{
-    link_catalogs, match_supervised, read_catalog_records, read_id_pairs, read_pairs,
+    link_catalogs, match_supervised, match_unsupervised, read_catalog_records, read_id_pairs,
+    read_pairs,
 };
 
 pub fn bench_dir(name: &str) -> PathBuf {
@@ -184,6 +185,32 @@ fn attributes_without_a_role_are_compared_and_weighed() {
         .contains("similar:authors=1.00"));
     let back = MatchModel::from_json(&with.model.to_json().unwrap()).unwrap();
     assert_eq!(back.predict(&with.features), with.probabilities);
+}
+
+#[test]
+fn the_unsupervised_model_compares_attributes_without_a_role() {
+    // The papers' pairs break the mixture's premise (a left title has many matches), so only
+    // how the attribute enters the model is checked here; that EM learns it is checked in
+    // the matcher's unit tests.
+    let dir = std::env::temp_dir().join(format!("crossleak-it-papers-em-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let [train, valid, test] = papers(&dir, true).map(|p| read_pairs(&p).unwrap());
+    std::fs::remove_dir_all(&dir).ok();
+    let run = match_unsupervised(&[&train, &valid], &test, &MixtureParams::default()).unwrap();
+    let names = run.model.term_names();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["similar:authors", "has:authors"]
+    );
+    for i in 0..run.features.len() {
+        assert_eq!(run.model.contributions(&run.features, i).len(), names.len());
+    }
+    let back = MatchModel::from_json(&run.model.to_json().unwrap()).unwrap();
+    assert_eq!(back, run.model);
+    assert_eq!(
+        back.predict(&run.features),
+        run.model.predict(&run.features)
+    );
 }
 
 #[test]

@@ -17,8 +17,8 @@ fn splits(name: &str, train: &str, valid: &str) -> (LabeledPairs, LabeledPairs, 
 
 /// Supervised and unsupervised test-split F1 of one benchmark. The supervised model must do at
 /// least as well as the plain baseline (logistic regression on six title similarities) on the
-/// same splits, within half a point: on WDC computers with the small training set it is 72.2
-/// against the baseline's 72.5 (docs/BENCHMARKS.md), the one benchmark where it is not ahead.
+/// same splits: its closest margin is WDC computers with the small training set, 74.9 against
+/// 72.5 (docs/BENCHMARKS.md).
 fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     let (train, valid, test) = splits(name, train, valid);
     let sup = match_supervised(&train, &valid, &test, &LogisticParams::default()).unwrap();
@@ -28,7 +28,7 @@ fn both(name: &str, train: &str, valid: &str) -> (f64, f64) {
     assert_eq!(back.predict(&sup.features), sup.probabilities);
     let baseline = match_baseline(&train, &[&valid], &test).unwrap();
     assert!(
-        sup.scores.f1 + 0.005 >= baseline.f1,
+        sup.scores.f1 >= baseline.f1,
         "{name}: supervised F1 {} under the baseline's {}",
         sup.scores.f1,
         baseline.f1
@@ -53,7 +53,7 @@ fn amazon_google_pairs() {
 #[test]
 fn wdc_computers_small() {
     let (sup, unsup) = both("wdc_computers", "train_small", "valid_small");
-    assert!(sup >= 0.65, "supervised F1 {sup}");
+    assert!(sup >= 0.70, "supervised F1 {sup}");
     assert!(unsup >= 0.50, "unsupervised F1 {unsup}");
 }
 
