@@ -966,11 +966,17 @@ pub(crate) fn within_one_edit(a: &str, b: &str) -> bool {
     }
 }
 
+/// The numbers and quantities of a title. A count (`2pcs`, from `2 pcs` or `2 buah`) is its
+/// bare number: `paket 2` and `paket 2 pcs` say the same.
 fn numeric_tokens(tokens: &[String]) -> TokenSet<'_> {
     tokens
         .iter()
         .filter(|t| matches!(token_kind(t), TokenKind::Number | TokenKind::Quantity))
-        .map(String::as_str)
+        .map(|t| {
+            t.strip_suffix("pcs")
+                .filter(|n| token_kind(n) == TokenKind::Number)
+                .unwrap_or(t)
+        })
         .collect()
 }
 
@@ -1076,6 +1082,27 @@ mod tests {
 
     fn get(f: &[f64; N_FEATURES], name: &str) -> f64 {
         f[feature_index(name).unwrap()]
+    }
+
+    #[test]
+    fn a_count_agrees_with_its_bare_number() {
+        let t = analysed(&[
+            "Busa Peredam Suara Hitam Paket 2 pcs",
+            "BUSA PEREDAM SUARA HITAM PAKET 2",
+            "Busa Peredam Suara Hitam Paket 3",
+            "Busa Peredam Suara Hitam 2 kg",
+        ]);
+        let none = RecordAttrs::default();
+        let f = pair_features(&t[0], &none, &t[1], &none);
+        assert_eq!(
+            (get(&f, "has_numbers"), get(&f, "number_agreement")),
+            (1.0, 1.0)
+        );
+        let f = pair_features(&t[0], &none, &t[2], &none);
+        assert_eq!(get(&f, "number_agreement"), 0.0);
+        // Two kilograms are not two pieces.
+        let f = pair_features(&t[0], &none, &t[3], &none);
+        assert_eq!(get(&f, "number_agreement"), 0.0);
     }
 
     #[test]
