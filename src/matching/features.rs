@@ -15,7 +15,7 @@
 //! `sole_cover` and `rival_cover` compare a candidate with the other candidates of the same
 //! query: the query tokens it alone covers (the details that single it out among near-identical
 //! variants), and the query tokens it misses that another candidate covers. `code_cover` counts
-//! the model codes of one title the other does not hold (`code_conflicts`), for the title
+//! the model codes of one title the other does not hold (`compare_codes`), for the title
 //! missing fewer: another offer adds codes, another product has codes of its own.
 
 use std::collections::{HashMap, HashSet};
@@ -500,10 +500,10 @@ fn features_with_sets<'a>(
     } else {
         1.0
     };
-    if let Some(c) = code_agreement(&a.tokens, &b.tokens) {
-        f[Feature::CodeAgreement as usize] = c;
+    if let Some(c) = compare_codes(&a.tokens, &b.tokens) {
+        f[Feature::CodeAgreement as usize] = c.agreement;
         f[Feature::HasCodes as usize] = 1.0;
-        f[Feature::CodeCover as usize] = count_similarity(code_conflicts(&a.tokens, &b.tokens));
+        f[Feature::CodeCover as usize] = count_similarity(c.conflicts);
     }
     let (mut na, mut nb) = (numeric_tokens(&a.tokens), numeric_tokens(&b.tokens));
     // A quantity one title writes together and the other apart is the same number on both.
@@ -796,32 +796,66 @@ fn token_weights(a: &AnalyzedTitle) -> TokenWeights<'_> {
         .collect()
 }
 
-/// Agreement of model codes (tokens mixing letters and digits, such as `dscw120p`, `ct522`,
-/// `cs3`), or `None` when neither title has one. 1.0 when a code of one side appears in the
-/// other (as a token, or inside its tokens written together, so `dsc w120` holds `dscw120`);
-/// 0.5 when two codes differ only after a shared stem of at least four characters, at most
-/// one character longer (`dscw120p` and `dscw120b`: colour variants); 0.0 otherwise.
-pub(crate) fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
+/// How the model codes of two titles compare (tokens mixing letters and digits, such as
+/// `dscw120p`, `ct522`, `cs3`), or `None` when neither title has one; the codes and the
+/// titles written together are found once for both measures.
+///
+/// `agreement`: 1.0 when a code of one side appears in the other (as a token, or inside its
+/// tokens written together, so `dsc w120` holds `dscw120`); 0.5 when two codes differ only
+/// after a shared stem of at least four characters, at most one character longer (`dscw120p`
+/// and `dscw120b`: colour variants); 0.0 otherwise.
+///
+/// `conflicts`: the codes of each title that the other does not hold, counted for the title
+/// with fewer: 0 when one title's codes are all in the other, however many the other adds (a
+/// part number, an EAN), and 1 or more when each title has a code of its own, as two variants
+/// or two products that share a platform code (`ddr4`, a processor model) do while their part
+/// numbers differ.
+fn compare_codes(a: &[String], b: &[String]) -> Option<CodeComparison> {
     let (ca, cb) = (model_codes(a), model_codes(b));
     if ca.is_empty() && cb.is_empty() {
         return None;
     }
     let (ja, jb) = (a.concat(), b.concat());
+    let missing = |codes: &[&str], other: &[String], joined: &str| {
+        let mut codes = codes.to_vec();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+            .iter()
+            .filter(|c| !holds_code(c, other, joined))
+            .count() as u32
+    };
+    let conflicts = missing(&ca, b, &jb).min(missing(&cb, a, &ja));
     let found = |codes: &[&str], other: &[String], joined: &str| {
         codes.iter().any(|c| holds_code(c, other, joined))
     };
-    if found(&ca, b, &jb) || found(&cb, a, &ja) {
-        return Some(1.0);
-    }
-    let variant = ca.iter().any(|x| {
-        cb.iter().any(|y| {
-            let x: Vec<char> = x.chars().collect();
-            let y: Vec<char> = y.chars().collect();
-            let stem = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
-            stem >= 4 && x.len().max(y.len()) <= stem + 1
-        })
-    });
-    Some(if variant { 0.5 } else { 0.0 })
+    let agreement = if found(&ca, b, &jb) || found(&cb, a, &ja) {
+        1.0
+    } else {
+        let variant = ca.iter().any(|x| {
+            cb.iter().any(|y| {
+                let x: Vec<char> = x.chars().collect();
+                let y: Vec<char> = y.chars().collect();
+                let stem = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+                stem >= 4 && x.len().max(y.len()) <= stem + 1
+            })
+        });
+        if variant {
+            0.5
+        } else {
+            0.0
+        }
+    };
+    Some(CodeComparison {
+        agreement,
+        conflicts,
+    })
+}
+
+/// [`compare_codes`]'s two measures.
+struct CodeComparison {
+    agreement: f64,
+    conflicts: u32,
 }
 
 /// Model codes of a title: tokens mixing letters and digits, of three characters or more.
@@ -837,24 +871,14 @@ fn holds_code(code: &str, other: &[String], joined: &str) -> bool {
     other.iter().any(|t| t == code) || (code.chars().count() >= 4 && joined.contains(code))
 }
 
-/// The model codes of each title that the other does not hold (as in [`code_agreement`]),
-/// counted for the title with fewer: 0 when one title's codes are all in the other, however
-/// many the other adds (a part number, an EAN), and 1 or more when each title has a code of
-/// its own, as two variants or two products that share a platform code (`ddr4`, a processor
-/// model) do while their part numbers differ.
-pub(crate) fn code_conflicts(a: &[String], b: &[String]) -> u32 {
-    let (ja, jb) = (a.concat(), b.concat());
-    let missing = |codes: &[&str], other: &[String], joined: &str| {
-        let mut codes = codes.to_vec();
-        codes.sort_unstable();
-        codes.dedup();
-        codes
-            .iter()
-            .filter(|c| !holds_code(c, other, joined))
-            .count() as u32
-    };
-    let (ca, cb) = (model_codes(a), model_codes(b));
-    missing(&ca, b, &jb).min(missing(&cb, a, &ja))
+#[cfg(test)]
+fn code_agreement(a: &[String], b: &[String]) -> Option<f64> {
+    compare_codes(a, b).map(|c| c.agreement)
+}
+
+#[cfg(test)]
+fn code_conflicts(a: &[String], b: &[String]) -> u32 {
+    compare_codes(a, b).map_or(0, |c| c.conflicts)
 }
 
 /// Similarity of the two token lists sorted and joined, so word order does not count:
