@@ -10,7 +10,8 @@
 //! Five columns count tokens rather than weigh them, each count `n` read as a similarity (1 for
 //! none, `1 / (1 + n)` else): `cover_better` and `cover_worse` count the distinct tokens of one
 //! title not found in the other (a typo of one edit tolerated in words of four letters or
-//! more), for the title with fewer and with more such tokens. A copy adds spam words and typos
+//! more, a count `2pcs` found as its bare number `2`), for the title with fewer and with more
+//! such tokens. A copy adds spam words and typos
 //! but few words of content; a sibling variant differs in its colour, size or model words.
 //! `sole_cover` and `rival_cover` compare a candidate with the other candidates of the same
 //! query: the query tokens it alone covers (the details that single it out among near-identical
@@ -615,16 +616,23 @@ impl<'a> TokenCover<'a> {
         // its number and unit moved away from each other (`2,1 tripod stand meter`).
         let split_a = split_quantities(&only_a, &only_b);
         let split_b = split_quantities(&only_b, &only_a);
+        // A count one title gives (`2pcs`) and the other gives as its bare number (`2`).
+        let counted =
+            |mine: &str, theirs: &[&str]| count_number(mine).is_some_and(|n| theirs.contains(&n));
         let found_in_b = |t: &str| {
             sb.contains(t)
                 || typos.iter().any(|&(x, _)| x == t)
                 || split_a.iter().any(|q| q.whole == t)
                 || split_b.iter().any(|q| q.number == t || q.unit == t)
+                || counted(t, &only_b)
+                || only_b.iter().any(|u| count_number(u) == Some(t))
         };
         let found_in_a = |u: &str| {
             typos.iter().any(|&(_, y)| y == u)
                 || split_b.iter().any(|q| q.whole == u)
                 || split_a.iter().any(|q| q.number == u || q.unit == u)
+                || counted(u, &only_a)
+                || only_a.iter().any(|t| count_number(t) == Some(u))
         };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
@@ -996,12 +1004,14 @@ fn numeric_tokens(tokens: &[String]) -> TokenSet<'_> {
     tokens
         .iter()
         .filter(|t| matches!(token_kind(t), TokenKind::Number | TokenKind::Quantity))
-        .map(|t| {
-            t.strip_suffix("pcs")
-                .filter(|n| token_kind(n) == TokenKind::Number)
-                .unwrap_or(t)
-        })
+        .map(|t| count_number(t).unwrap_or(t))
         .collect()
+}
+
+/// The number of a count token (`2` of `2pcs`, written `2 pcs` or `2 buah`), if it is one.
+fn count_number(t: &str) -> Option<&str> {
+    t.strip_suffix("pcs")
+        .filter(|n| token_kind(n) == TokenKind::Number)
 }
 
 /// Jaccard similarity of two sets; two empty sets are identical (1.0).
@@ -1122,11 +1132,18 @@ mod tests {
             (get(&f, "has_numbers"), get(&f, "number_agreement")),
             (1.0, 1.0)
         );
+        // Each title holds the other's tokens: the count covers the bare number.
+        assert_eq!(
+            (get(&f, "cover_better"), get(&f, "cover_worse")),
+            (1.0, 1.0)
+        );
         let f = pair_features(&t[0], &none, &t[2], &none);
         assert_eq!(get(&f, "number_agreement"), 0.0);
+        assert_eq!(get(&f, "cover_worse"), 0.5);
         // Two kilograms are not two pieces.
         let f = pair_features(&t[0], &none, &t[3], &none);
         assert_eq!(get(&f, "number_agreement"), 0.0);
+        assert_eq!(get(&f, "cover_better"), 0.5);
     }
 
     #[test]
