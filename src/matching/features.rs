@@ -10,8 +10,8 @@
 //! Five columns count tokens rather than weigh them, each count `n` read as a similarity (1 for
 //! none, `1 / (1 + n)` else): `cover_better` and `cover_worse` count the distinct tokens of one
 //! title not found in the other (a typo of one edit tolerated in words of four letters or
-//! more, a count `2pcs` found as its bare number `2`), for the title with fewer and with more
-//! such tokens. A copy adds spam words and typos
+//! more, also of a word both titles hold, and a count `2pcs` found as its bare number `2`),
+//! for the title with fewer and with more such tokens. A copy adds spam words and typos
 //! but few words of content; a sibling variant differs in its colour, size or model words.
 //! `sole_cover` and `rival_cover` compare a candidate with the other candidates of the same
 //! query: the query tokens it alone covers (the details that single it out among near-identical
@@ -634,16 +634,33 @@ impl<'a> TokenCover<'a> {
                 || counted(u, &only_a)
                 || only_a.iter().any(|t| count_number(t) == Some(u))
         };
+        // A typo of a word both titles hold: one title repeats the word, misspelt (`lihgt ring
+        // ... light` for `ring light ... light`). Looked for only among the tokens not found
+        // otherwise, with the shared words' spellings listed once.
+        let mut shared: Option<Vec<Vec<&str>>> = None;
+        let mut typo_of_shared = |t: &'a str| {
+            let shared = shared.get_or_insert_with(|| {
+                da.iter()
+                    .filter(|t| sb.contains(*t))
+                    .map(|t| spellings(t))
+                    .collect()
+            });
+            let mine = spellings(t);
+            !mine.is_empty() && shared.iter().any(|s| apart(&mine, s))
+        };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
         for (i, &t) in da.iter().enumerate() {
-            let found = found_in_b(t);
+            let found = found_in_b(t) || typo_of_shared(t);
             if found && i < 64 {
                 a_covered |= 1 << i;
             }
             a_missing += u32::from(!found);
         }
-        let b_missing = only_b.iter().filter(|&&u| !found_in_a(u)).count() as u32;
+        let b_missing = only_b
+            .iter()
+            .filter(|&&u| !found_in_a(u) && !typo_of_shared(u))
+            .count() as u32;
         let a_found = da.len() as u32 - a_missing;
         let b_found = db.len() as u32 - b_missing;
         TokenCover {
@@ -1116,6 +1133,30 @@ mod tests {
 
     fn get(f: &[f64; N_FEATURES], name: &str) -> f64 {
         f[feature_index(name).unwrap()]
+    }
+
+    #[test]
+    fn a_misspelt_repeat_of_a_shared_word_is_found() {
+        let t = analysed(&[
+            "LIHGT RING LED 33CM TRIPOD VLOGER LIGHT MAKE",
+            "RING LIGHT LED 33CM TRIPOD VLOGER MAKE Light",
+            "Kabel Roll 30 meter 300",
+            "Kabel Roll 30 meter",
+            "Kabel Roll 30 meter Lite",
+            "Kabel Roll 30 meter Kabel",
+        ]);
+        let none = RecordAttrs::default();
+        let cover = |i: usize, j: usize| {
+            let f = pair_features(&t[i], &none, &t[j], &none);
+            (get(&f, "cover_better"), get(&f, "cover_worse"))
+        };
+        // `lihgt` is a typo of `light`, which both titles hold.
+        assert_eq!(cover(0, 1), (1.0, 1.0));
+        // Numbers are never typos (`300` is not `30`), and another word stays missing.
+        assert_eq!(cover(2, 3), (1.0, 0.5));
+        assert_eq!(cover(4, 3), (1.0, 0.5));
+        // An exact repeat is found as before.
+        assert_eq!(cover(5, 3), (1.0, 1.0));
     }
 
     #[test]
