@@ -984,8 +984,16 @@ fn lcs_len(a: &[char], b: &[char]) -> usize {
 /// True when `a` and `b` differ by at most one insertion, deletion, substitution or
 /// transposition of adjacent characters (optimal string alignment distance <= 1).
 pub(crate) fn within_one_edit(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit(a.as_bytes(), b.as_bytes());
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    one_edit(&a, &b)
+}
+
+/// [`within_one_edit`] on letters (bytes of ASCII words, or chars).
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     let (short, long) = if a.len() <= b.len() {
         (&a, &b)
     } else {
