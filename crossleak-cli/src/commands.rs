@@ -10,7 +10,7 @@ use crossleak::pipeline::{Config, Detector, Report};
 use crossleak::{InputPaths, RunSummary};
 use crossleak_eval::eval::{score_sets, OnsetScores, RunScores, Scores};
 use crossleak_eval::pairs::{link_catalogs, read_catalog_records, read_id_pairs};
-use crossleak_eval::synth::{generate, SellerKind, SynthParams};
+use crossleak_eval::synth::{generate, generate_from, load_names_file, SellerKind, SynthParams};
 use serde::Serialize;
 
 use crate::bundled::World;
@@ -212,6 +212,10 @@ pub(crate) struct SynthArgs {
     /// Sellers that list unrelated items.
     #[arg(long, default_value_t = SynthParams::default().unrelated)]
     unrelated: usize,
+    /// Home titles from this CSV (`category,name,price`, price at IDR scale) instead of the
+    /// Tokopedia names.
+    #[arg(long)]
+    names: Option<PathBuf>,
 }
 
 /// What `crossleak synth --json` prints.
@@ -245,7 +249,11 @@ pub(crate) fn synth(a: SynthArgs, output: Output, bars: bool) -> Result<(), Fail
     if bars {
         progress.start("generating world", None, false);
     }
-    let world = generate(&params).inspect_err(|_| progress.abandon())?;
+    let world = match &a.names {
+        Some(path) => load_names_file(path).and_then(|names| generate_from(&params, &names)),
+        None => generate(&params),
+    }
+    .inspect_err(|_| progress.abandon())?;
     if bars {
         progress.start("writing world", None, false);
     }

@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run --release -p crossleak-eval --example synth -- --scale 1308 --out datasets/world [--seed 7] [--followers 6] \
-//!     [--organic 12] [--unrelated 30]
+//!     [--organic 12] [--unrelated 30] [--names names.csv]
 //! ```
 //!
 //! `--scale` is the number of home products: up to 1,308 they are distinct Tokopedia titles,
 //! beyond that variants are made by recombining words within a category. Organic sellers list 20–40
 //! copies each and unrelated sellers 10–30 unrelated items, so they set the catalog's size (about
-//! 20,000 of each give about a million listings). Every other parameter
+//! 20,000 of each give about a million listings). `--names` takes the home titles from a CSV
+//! file `category,name,price` (price at IDR scale) instead of the Tokopedia names, as
+//! `benches/names_online_retail.py` writes from the UCI Online Retail catalog. Every other parameter
 //! keeps its [`SynthParams`] default. Bad arguments exit with status 2 and a one-line reason.
 
 use std::path::PathBuf;
@@ -16,12 +18,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crossleak::Error;
-use crossleak_eval::synth::{generate, SellerKind, SynthParams};
+use crossleak_eval::synth::{generate, generate_from, load_names_file, SellerKind, SynthParams};
 
 /// What the command line asked for.
 struct Args {
     params: SynthParams,
     out: PathBuf,
+    names: Option<PathBuf>,
 }
 
 /// Parses `--flag value` pairs by hand; `Err` carries the one-line reason.
@@ -29,6 +32,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut params = SynthParams::default();
     let mut scale = None;
     let mut out = None;
+    let mut names = None;
     while let Some(flag) = it.next() {
         // Every flag takes exactly one value.
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -40,16 +44,17 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         match flag.as_str() {
             "--scale" => scale = Some(number("--scale")? as usize),
             "--out" => out = Some(PathBuf::from(&value)),
+            "--names" => names = Some(PathBuf::from(&value)),
             "--seed" => params.seed = number("--seed")?,
             "--followers" => params.followers = number("--followers")? as usize,
             "--organic" => params.organic = number("--organic")? as usize,
             "--unrelated" => params.unrelated = number("--unrelated")? as usize,
-            other => return Err(format!("unknown argument `{other}` (expected --scale N --out DIR [--seed S] [--followers F] [--organic O] [--unrelated U])")),
+            other => return Err(format!("unknown argument `{other}` (expected --scale N --out DIR [--seed S] [--followers F] [--organic O] [--unrelated U] [--names FILE])")),
         }
     }
     params.products = scale.ok_or("missing --scale N (number of home products)")?;
     let out = out.ok_or("missing --out DIR")?;
-    Ok(Args { params, out })
+    Ok(Args { params, out, names })
 }
 
 fn main() -> ExitCode {
@@ -62,7 +67,11 @@ fn main() -> ExitCode {
     };
     let t0 = Instant::now();
     // Generation validates the parameters; range errors are bad arguments too (exit 2).
-    let world = match generate(&args.params) {
+    let generated = match &args.names {
+        Some(path) => load_names_file(path).and_then(|names| generate_from(&args.params, &names)),
+        None => generate(&args.params),
+    };
+    let world = match generated {
         Ok(w) => w,
         Err(e @ Error::Param { .. }) => {
             eprintln!("synth: {e}");

@@ -443,10 +443,58 @@ fn fmt_price(p: f64, currency: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Embedded sources
 
-pub(crate) struct SourceName {
-    pub(crate) category: String,
-    pub(crate) name: String,
-    pub(crate) price: f64,
+/// A source title for home products: the embedded Tokopedia names ([`generate`]) or a names
+/// file ([`load_names_file`], [`generate_from`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceName {
+    /// Category, shared by the variants recombined from the name.
+    pub category: String,
+    /// Product title.
+    pub name: String,
+    /// Price in the home currency (IDR scale: the foreign currencies are converted from it).
+    pub price: f64,
+}
+
+/// Reads a names file: CSV with a header and the columns `category,name,price` (others are
+/// ignored), price in the home currency at IDR scale. An empty name or a price that is not a
+/// positive number is an error naming the file, row and column.
+pub fn load_names_file(path: &Path) -> Result<Vec<SourceName>> {
+    let table = path.display().to_string();
+    let rows = crate::eval::read_truth(path, &["category", "name", "price"])?;
+    let bad = |row: usize, column: &str, reason: String| Error::BadValue {
+        table: table.clone(),
+        row,
+        column: column.into(),
+        reason,
+    };
+    let names: Vec<SourceName> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let [category, name, price]: [String; 3] = r
+                .try_into()
+                .expect("read_truth returns the columns asked for");
+            if name.is_empty() {
+                return Err(bad(i + 1, "name", "empty name".into()));
+            }
+            match price.parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 => Ok(SourceName {
+                    category,
+                    name,
+                    price: p,
+                }),
+                _ => Err(bad(
+                    i + 1,
+                    "price",
+                    format!("`{price}` is not a positive number"),
+                )),
+            }
+        })
+        .collect::<Result<_>>()?;
+    if names.is_empty() {
+        return Err(Error::Config(format!("{table}: no names")));
+    }
+    Ok(names)
 }
 
 fn gunzip(bytes: &[u8]) -> Result<String> {
@@ -1287,13 +1335,19 @@ fn home_catalog<'a>(
 /// Errors with [`Error::Param`] when a parameter is out of range, including `followers > 0`
 /// with fewer than 8 bestsellers (followers copy 8–16 of them).
 pub fn generate(params: &SynthParams) -> Result<World> {
+    generate_from(params, &load_names()?)
+}
+
+/// The world of [`generate`], its home titles drawn from `names` instead of the embedded
+/// Tokopedia names (see [`load_names_file`]): distinct names first, then variants recombined
+/// within a category. Copies are perturbed as in [`generate`].
+pub fn generate_from(params: &SynthParams, names: &[SourceName]) -> Result<World> {
     validate(params)?;
-    let names = load_names()?;
     let curves = load_curves()?;
     let days = params.days as i32;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
 
-    let home = home_catalog(&mut rng, &names, params.products);
+    let home = home_catalog(&mut rng, names, params.products);
     let (products, held, by_cat) = (home.products, home.held, home.by_cat);
 
     // Plans: bestsellers, then launches and decoys among the rest.
@@ -1379,7 +1433,7 @@ pub fn generate(params: &SynthParams) -> Result<World> {
     let ctx = ListingCtx {
         products: &products,
         plans: &plans,
-        names: &names,
+        names,
         held: &held,
         by_cat: &by_cat,
         days,
@@ -1758,6 +1812,59 @@ mod tests {
                 .count();
             assert!(kept >= 5, "{t}");
         }
+    }
+
+    #[test]
+    fn a_names_file_gives_the_home_titles_and_a_bad_row_is_named() {
+        let path = std::env::temp_dir().join(format!("crossleak-names-{}.csv", std::process::id()));
+        let colours = [
+            "RED", "PINK", "BLUE", "GREEN", "WHITE", "BLACK", "IVORY", "GOLD",
+        ];
+        let things = [
+            "JUMBO BAG",
+            "LUNCH BOX",
+            "T-LIGHT HOLDER",
+            "PARTY BUNTING",
+            "TEA TOWEL",
+        ];
+        let mut rows: Vec<[String; 3]> = Vec::new();
+        for t in things {
+            for c in colours {
+                for pattern in ["RETROSPOT", "POLKADOT", "PAISLEY"] {
+                    rows.push(["Gifts".into(), format!("{t} {c} {pattern}"), "41600".into()]);
+                }
+            }
+        }
+        write_csv(&path, &["category", "name", "price"], rows.iter()).unwrap();
+        let names = load_names_file(&path).unwrap();
+        assert_eq!(names.len(), 120);
+        let params = SynthParams {
+            products: 100,
+            bestseller_share: 0.1,
+            organic: 2,
+            unrelated: 2,
+            ..SynthParams::default()
+        };
+        let world = generate_from(&params, &names).unwrap();
+        assert_eq!(world.products.len(), 100);
+        let titles: BTreeSet<&str> = names.iter().map(|n| n.name.as_str()).collect();
+        assert!(world
+            .products
+            .iter()
+            .all(|p| titles.contains(p.title.as_str())));
+        assert!(!world.truth_copies().is_empty());
+
+        std::fs::write(
+            &path,
+            "category,name,price\nGifts,JUMBO BAG RED,41600\nGifts,LUNCH BOX,free\n",
+        )
+        .unwrap();
+        let err = load_names_file(&path).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadValue { row: 2, column, .. } if column == "price"),
+            "{err}"
+        );
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]
