@@ -74,6 +74,11 @@ pub fn score_sets<T: std::hash::Hash + Eq>(
 /// order; fields are trimmed and blank lines skipped.
 pub fn read_truth(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    read_columns(path, &text, columns)
+}
+
+/// [`read_truth`] on the text of `path`, already read (and decompressed).
+pub(crate) fn read_columns(path: &Path, text: &str, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let table = path.display().to_string();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -456,11 +456,27 @@ pub struct SourceName {
 }
 
 /// Reads a names file: CSV with a header and the columns `category,name,price` (others are
-/// ignored), price in the home currency at IDR scale. An empty name or a price that is not a
-/// positive number is an error naming the file, row and column.
+/// ignored), price in the home currency at IDR scale; gzipped when the name ends in `.gz`. An
+/// empty name or a price that is not a positive number is an error naming the file, row and
+/// column.
 pub fn load_names_file(path: &Path) -> Result<Vec<SourceName>> {
     let table = path.display().to_string();
-    let rows = crate::eval::read_truth(path, &["category", "name", "price"])?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = if path.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io(path, e))?;
+        s
+    } else {
+        String::from_utf8(bytes).map_err(|e| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?
+    };
+    let rows = crate::eval::read_columns(path, &text, &["category", "name", "price"])?;
     let bad = |row: usize, column: &str, reason: String| Error::BadValue {
         table: table.clone(),
         row,
