@@ -2,8 +2,6 @@
 //! and the self-contained HTML report.
 
 use crossleak::leak::Timing;
-use crossleak::pipeline::{Detector, DetectorParams};
-use crossleak::{ColumnsConfig, InputPaths};
 use crossleak_eval::synth::{generate, SynthParams};
 use polars::prelude::DataType;
 
@@ -11,18 +9,7 @@ fn run(name: &str, params: SynthParams) -> (crossleak::Report, std::path::PathBu
     let dir = std::env::temp_dir().join(format!("crossleak-it-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     generate(&params).unwrap().write(&dir).unwrap();
-    let report = Detector::new(DetectorParams::default())
-        .unwrap()
-        .run_files(
-            &InputPaths {
-                sales: dir.join("sales.parquet"),
-                products: dir.join("products.csv"),
-                catalog: dir.join("catalog.csv"),
-            },
-            &ColumnsConfig::default(),
-        )
-        .unwrap();
-    (report, dir)
+    (crate::detect_world(&dir), dir)
 }
 
 fn small(seed: u64) -> SynthParams {

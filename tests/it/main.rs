@@ -28,6 +28,21 @@ pub fn example(name: &str) -> PathBuf {
     exe
 }
 
+/// The detector with default parameters on a world written to `dir` (`World::write`).
+pub fn detect_world(dir: &std::path::Path) -> crossleak::Report {
+    crossleak::pipeline::Detector::new(crossleak::pipeline::DetectorParams::default())
+        .unwrap()
+        .run_files(
+            &crossleak::InputPaths {
+                sales: dir.join("sales.parquet"),
+                products: dir.join("products.csv"),
+                catalog: dir.join("catalog.csv"),
+            },
+            &crossleak::ColumnsConfig::default(),
+        )
+        .unwrap()
+}
+
 /// Everything the detector computes, compared exactly (the ingest accounting aside, which
 /// belongs to the files).
 pub fn assert_same_findings(a: &crossleak::Report, b: &crossleak::Report) {

@@ -71,8 +71,6 @@ fn wdc_cameras_small() {
 /// (0.975 on this world, docs/BENCHMARKS.md: Worlds from other titles).
 #[test]
 fn a_world_of_another_marketplaces_titles() {
-    use crossleak::pipeline::{Detector, DetectorParams};
-    use crossleak::{ColumnsConfig, InputPaths};
     use crossleak_eval::eval::RunScores;
     use crossleak_eval::synth::{generate_from, load_names_file, SynthParams};
 
@@ -90,17 +88,7 @@ fn a_world_of_another_marketplaces_titles() {
         ..SynthParams::default()
     };
     generate_from(&params, &names).unwrap().write(&dir).unwrap();
-    let report = Detector::new(DetectorParams::default())
-        .unwrap()
-        .run_files(
-            &InputPaths {
-                sales: dir.join("sales.parquet"),
-                products: dir.join("products.csv"),
-                catalog: dir.join("catalog.csv"),
-            },
-            &ColumnsConfig::default(),
-        )
-        .unwrap();
+    let report = crate::detect_world(&dir);
     let scores = RunScores::of(
         &report,
         &dir.join("truth_alerts.csv"),
