@@ -10,7 +10,7 @@
 //! copies each and unrelated sellers 10–30 unrelated items, so they set the catalog's size (about
 //! 20,000 of each give about a million listings). `--names` takes the home titles from a CSV
 //! file `category,name,price` (price at IDR scale) instead of the Tokopedia names, as
-//! `benches/names_online_retail.py` writes from the UCI Online Retail catalog. Every other parameter
+//! `benches/names.py` writes from other marketplaces' catalogs. Every other parameter
 //! keeps its [`SynthParams`] default. Bad arguments exit with status 2 and a one-line reason.
 
 use std::path::PathBuf;
