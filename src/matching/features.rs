@@ -617,41 +617,45 @@ impl<'a> TokenCover<'a> {
         let split_a = split_quantities(&only_a, &only_b);
         let split_b = split_quantities(&only_b, &only_a);
         // A count one title gives (`2pcs`) and the other gives as its bare number (`2`).
-        let counted =
-            |mine: &str, theirs: &[&str]| count_number(mine).is_some_and(|n| theirs.contains(&n));
+        let same_count =
+            |x: &str, y: &str| count_number(x) == Some(y) || count_number(y) == Some(x);
         let found_in_b = |t: &str| {
             sb.contains(t)
                 || typos.iter().any(|&(x, _)| x == t)
                 || split_a.iter().any(|q| q.whole == t)
                 || split_b.iter().any(|q| q.number == t || q.unit == t)
-                || counted(t, &only_b)
-                || only_b.iter().any(|u| count_number(u) == Some(t))
+                || only_b.iter().any(|u| same_count(t, u))
         };
         let found_in_a = |u: &str| {
             typos.iter().any(|&(_, y)| y == u)
                 || split_b.iter().any(|q| q.whole == u)
                 || split_a.iter().any(|q| q.number == u || q.unit == u)
-                || counted(u, &only_a)
-                || only_a.iter().any(|t| count_number(t) == Some(u))
+                || only_a.iter().any(|t| same_count(t, u))
         };
         // A typo of a word both titles hold: one title repeats the word, misspelt (`lihgt ring
         // ... light` for `ring light ... light`). Looked for only among the tokens not found
-        // otherwise, with the shared words' spellings listed once.
+        // otherwise, from their spellings above, with the shared words' spellings listed once.
         let mut shared: Option<Vec<Vec<&str>>> = None;
-        let mut typo_of_shared = |t: &'a str| {
+        let mut typo_of_shared = |mine: &[&str]| {
             let shared = shared.get_or_insert_with(|| {
                 da.iter()
                     .filter(|t| sb.contains(*t))
                     .map(|t| spellings(t))
                     .collect()
             });
-            let mine = spellings(t);
-            !mine.is_empty() && shared.iter().any(|s| apart(&mine, s))
+            !mine.is_empty() && shared.iter().any(|s| apart(mine, s))
         };
         let mut a_covered = 0u64;
         let mut a_missing = 0;
+        // `only_a` is `da` without the tokens `b` holds, in the same order.
+        let mut a_spellings = a_spelt.iter();
         for (i, &t) in da.iter().enumerate() {
-            let found = found_in_b(t) || typo_of_shared(t);
+            let found = sb.contains(t) || {
+                let mine = a_spellings
+                    .next()
+                    .expect("one spelling list per token of only_a");
+                found_in_b(t) || typo_of_shared(mine)
+            };
             if found && i < 64 {
                 a_covered |= 1 << i;
             }
@@ -659,7 +663,8 @@ impl<'a> TokenCover<'a> {
         }
         let b_missing = only_b
             .iter()
-            .filter(|&&u| !found_in_a(u) && !typo_of_shared(u))
+            .zip(&b_spelt)
+            .filter(|&(&u, mine)| !found_in_a(u) && !typo_of_shared(mine))
             .count() as u32;
         let a_found = da.len() as u32 - a_missing;
         let b_found = db.len() as u32 - b_missing;
